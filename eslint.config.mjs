@@ -22,6 +22,9 @@ export default tseslint.config(
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:lib', onlyDependOnLibsWithTags: ['type:lib'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:lib'] },
+            // Test hosts serve tests and the demo, never the product.
+            { sourceTag: 'scope:testbed', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:demo', onlyDependOnLibsWithTags: ['scope:shared', 'scope:testbed'] },
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:shared', 'scope:agent'] },
             { sourceTag: 'scope:collector', onlyDependOnLibsWithTags: ['scope:shared', 'scope:collector'] },

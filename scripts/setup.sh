@@ -31,6 +31,8 @@ declare -A need=(
   [protobuf-compiler-grpc]=/usr/bin/grpc_python_plugin
   [python3-grpcio]=/usr/lib/python3/dist-packages/grpc/__init__.py
   [python3-protobuf]=/usr/lib/python3/dist-packages/google/protobuf/__init__.py
+  [postgresql]=/usr/lib/postgresql/15/bin/postgres
+  [openssl]=/usr/bin/openssl
 )
 missing=()
 for pkg in "${!need[@]}"; do [ -e "${need[$pkg]}" ] || missing+=("$pkg"); done

@@ -1,0 +1,3 @@
+export * from './options.js';
+export * from './values.js';
+export * from './run-program.js';

@@ -1,0 +1,3 @@
+export * from './netns.js';
+export * from './nginx.js';
+export * from './programs.js';
