@@ -34,7 +34,6 @@ export class AgentServiceImpl {
     });
   }
 
-  // eslint-disable-next-line require-yield
   async *subscribe(): AsyncIterable<SubscribeResponse> {
     throw new ConnectError('Subscribe is not implemented yet', Code.Unimplemented);
   }

@@ -9,7 +9,6 @@ const notYet = (method: string) => new ConnectError(`${method} is not implemente
 @Injectable()
 @RpcService(CollectorService)
 export class CollectorServiceImpl {
-  // eslint-disable-next-line require-yield
   async *watch(): AsyncIterable<never> {
     throw notYet('Watch');
   }

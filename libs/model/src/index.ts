@@ -1,2 +1,4 @@
 export * from './tcp-state.js';
 export * from './endpoint.js';
+export * from './cidr.js';
+export * from './filter.js';
