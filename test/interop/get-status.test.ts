@@ -71,10 +71,10 @@ describe('GetStatus interop', () => {
     expect(JSON.parse(call.stdout)).toMatchObject({ agentId: 'interop-agent', kernelRelease: release(), btfAvailable: true });
   });
 
-  it('answers UNIMPLEMENTED, not a crash, for methods still to come', async () => {
+  it('says why ListConnections cannot answer without kernel capture, and keeps serving', async () => {
     const call = await run(bufBin, ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-d', '{}', `http://${agent.grpcAddress}/tcpstate.v1.AgentService/ListConnections`]);
     expect(call.code).not.toBe(0);
-    expect(call.stderr).toMatch(/unimplemented/i);
+    expect(JSON.parse(call.stderr)).toEqual({ code: 'failed_precondition', message: 'ListConnections needs kernel capture: capture disabled (--no-capture)' });
     const s = await grpcJsGetStatus(agent.grpcAddress);
     expect(s.agentId).toBe('interop-agent');
   });

@@ -1,14 +1,22 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { RpcModule } from '@tcpstate/rpc';
 import type { AgentOptions } from './agent-options.js';
+import { AgentMetrics } from './agent-metrics.js';
 import { AgentServiceImpl } from './agent.service.js';
-import { HOST_INFO, readHostInfo } from './host-info.js';
+import { CaptureService } from './capture/capture.service.js';
+import { HOST_INFO, type HostInfo, readHostInfo } from './host-info.js';
+import { EventHub } from './hub/index.js';
 import { AGENT_OPTIONS } from './tokens.js';
 
-/** The agent: kernel capture, event hub and AgentService, served by RpcModule. */
+/**
+ * The agent: kernel capture -> event hub -> AgentService, served by RpcModule.
+ * Shutdown order: RpcModule stops serving first (onModuleDestroy), then the
+ * capture detaches from the kernel (onApplicationShutdown).
+ */
 @Module({})
 export class AgentModule {
   static forRoot(options: AgentOptions): DynamicModule {
+    const host = readHostInfo(options.agentId);
     return {
       module: AgentModule,
       imports: [
@@ -20,7 +28,22 @@ export class AgentModule {
       ],
       providers: [
         { provide: AGENT_OPTIONS, useValue: options },
-        { provide: HOST_INFO, useValue: readHostInfo(options.agentId) },
+        { provide: HOST_INFO, useValue: host },
+        {
+          provide: EventHub,
+          useFactory: (h: HostInfo) =>
+            new EventHub({
+              agentId: h.agentId,
+              bootId: h.bootId,
+              replayMaxEvents: options.replayEvents,
+              replayMaxBytes: options.replayBytes,
+              subscriberQueueMax: options.queueEvents,
+              heartbeatIntervalMs: options.heartbeat,
+            }),
+          inject: [HOST_INFO],
+        },
+        CaptureService,
+        AgentMetrics,
         AgentServiceImpl,
       ],
     };

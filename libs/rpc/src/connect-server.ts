@@ -11,6 +11,7 @@ import {
   type ServiceImpl,
 } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { withSpecGrpcMessage } from './grpc-message-encoding.js';
 import { healthV1, reflectionV1, reflectionV1alpha } from '@tcpstate/proto';
 import type { Registry } from 'prom-client';
 import { DescriptorIndex } from './descriptor-index.js';
@@ -166,7 +167,7 @@ export class ConnectServer {
       routes: (router) => this.routes(router),
       interceptors: [this.metricsInterceptor],
     });
-    const grpcServer = createGrpcServer(tls, rpc);
+    const grpcServer = createGrpcServer(tls, (req, res) => rpc(req, withSpecGrpcMessage(res)));
     grpcServer.on('session', (session: http2.Http2Session) => {
       this.sessions.add(session);
       session.once('close', () => this.sessions.delete(session));

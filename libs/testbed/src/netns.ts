@@ -1,6 +1,6 @@
 // Test hosts: network namespaces joined by veth pairs, made and removed by the
 // test itself. Traffic stays inside them.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 
 function ip(...args: string[]): string {
@@ -18,6 +18,8 @@ export interface NetnsHost {
   exec(cmd: string, args: string[]): string;
   /** Starts a long-running command inside the namespace. */
   spawn(cmd: string, args: string[]): ChildProcess;
+  /** Runs a command inside the namespace without blocking the event loop; rejects on a non-zero exit. */
+  run(cmd: string, args: string[]): Promise<string>;
 }
 
 function makeHost(name: string, ipv4: string, ipv6: string): NetnsHost {
@@ -28,6 +30,12 @@ function makeHost(name: string, ipv4: string, ipv6: string): NetnsHost {
     inode: statSync(`/run/netns/${name}`).ino,
     exec: (cmd, args) => execFileSync('ip', ['netns', 'exec', name, cmd, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     spawn: (cmd, args) => spawn('ip', ['netns', 'exec', name, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    run: (cmd, args) =>
+      new Promise((resolve, reject) => {
+        execFile('ip', ['netns', 'exec', name, cmd, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+          err ? reject(new Error(`${cmd} in ${name} failed: ${stderr || err.message}`)) : resolve(stdout),
+        );
+      }),
   };
 }
 

@@ -29,7 +29,7 @@ export async function startProgram(
   const [cmd, cmdArgs] = listen.netns ? ['ip', ['netns', 'exec', listen.netns, nodeBin, ...argv]] : [nodeBin, argv];
   const child = spawn(cmd, cmdArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
+    env: plainEnv(),
   });
   let text = '';
   child.stdout!.on('data', (d) => (text += d));
@@ -64,9 +64,16 @@ export async function startProgram(
   };
 }
 
+/** The environment without colour: output that tests can compare as text. */
+function plainEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' };
+  delete env.FORCE_COLOR;
+  return env;
+}
+
 /** Runs a command to completion and returns its exit code and output. */
 export async function run(cmd: string, args: string[], options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}) {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...options.env } });
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...plainEnv(), ...options.env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
@@ -77,3 +84,6 @@ export async function run(cmd: string, args: string[], options: { input?: string
   clearTimeout(timer);
   return { code: code as number | null, stdout, stderr };
 }
+
+/** Path of the built load generator (libs/testbed/src/loadgen-main.ts). */
+export const loadgenScript = `${repoRoot}libs/testbed/dist/loadgen-main.js`;

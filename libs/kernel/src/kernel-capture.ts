@@ -1,0 +1,304 @@
+import { wallClockOffsetNs } from './clock.js';
+import { packEndpoints, parseServerEndpoint } from './endpoint.js';
+import { KernelCaptureError, type KernelCaptureErrorCode } from './kernel-capture-error.js';
+import { DEFAULT_OBJECT_PATH, loadAddon, type NativeAddon, type NativeCapture } from './native.js';
+import { checkEnvironment } from './preflight.js';
+import { decodeRecords, RecordFlag, RecordKind, type RawRecord } from './record.js';
+import { climbDownLadder, type StrategyReport, type TimeWaitStrategy } from './strategy-ladder.js';
+
+/** What to capture and how. Every field is optional: the default is every TCP socket of the host. */
+export interface CaptureOptions {
+  /** "IP:PORT" / "[v6]:PORT": only connections to or from these servers; 0.0.0.0 / [::] match any local address. Also decides side. */
+  serverEndpoints?: string[];
+  /** Only connections with one of these ports at either end. */
+  ports?: number[];
+  /** Only sockets in these network namespaces (inode numbers, as in /proc/PID/ns/net). */
+  netns?: number[];
+  /** How often the iter/tcp sweep follows TIME_WAIT when no hook is available (default 1000). */
+  sweepIntervalMs?: number;
+  /** Ring buffer size, a power of two of at least a page (default 8 MiB). */
+  ringBufferBytes?: number;
+  /** Longest time a record waits in a quiet ring before delivery (default 50). */
+  maxLatencyMs?: number;
+  /** 'auto' = the best the kernel allows; naming one starts the ladder there (tests go down it). */
+  timeWaitStrategy?: 'auto' | TimeWaitStrategy;
+  /** The compiled BPF object (default: the one built beside this library). */
+  objectPath?: string;
+}
+
+/** One transition, decoded, in the connection's logical-life form. */
+export interface KernelEvent {
+  /** Kernel CLOCK_MONOTONIC ns when it was observed. */
+  monotonicNs: bigint;
+  /** Socket cookie: the connection's identity for this boot (the TIME_WAIT phase keeps it). */
+  cookie: bigint;
+  family: 4 | 6;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Kernel numbering (= proto TcpState values). */
+  oldState: number;
+  newState: number;
+  /** = proto Side: 0 unknown, 1 client, 2 server. */
+  side: 0 | 1 | 2;
+  /** Known when the connection was followed since it entered the old state. */
+  timeInOldStateNs?: bigint;
+  pid: number;
+  comm: string;
+  cgroupId: bigint;
+  netns: number;
+  /** = proto Observation: TRACEPOINT=1, HANDOVER=2, TIMEWAIT_HOOK=3, SWEEP=4. */
+  observedBy: number;
+  /** SWEEP: the transition happened at most this long before monotonicNs. */
+  uncertaintyNs?: bigint;
+  /** X -> CLOSE of an aborted connection (reset or socket error). */
+  abort: boolean;
+}
+
+/** A socket as it is now (an iter/tcp listing). */
+export interface SocketNow {
+  cookie: bigint;
+  family: 4 | 6;
+  localAddress: string;
+  localPort: number;
+  remoteAddress: string;
+  remotePort: number;
+  /** Kernel numbering; a timewait socket gives its substate (FIN_WAIT2 or TIME_WAIT). */
+  state: number;
+  side: 0 | 1 | 2;
+  /** Monotonic ns when it entered `state`, when followed since then. */
+  stateSinceNs?: bigint;
+  pid: number;
+  comm: string;
+  netns: number;
+  cgroupId: bigint;
+}
+
+/** Replaceable parts, for tests that run without a kernel. */
+export interface CaptureInternals {
+  addon?: NativeAddon;
+  preflight?: (objectPath: string) => void;
+}
+
+/** Per batch: the wall clock offset sampled once for the whole batch. */
+export interface BatchClock {
+  /** Add to monotonicNs to get wall-clock ns since the epoch. */
+  wallClockOffsetNs: bigint;
+}
+
+const OBS_SWEEP = 4;
+const DEFAULT_RING_BYTES = 8 << 20;
+
+function toEvent(r: RawRecord): KernelEvent {
+  return {
+    monotonicNs: r.ktimeNs,
+    cookie: r.cookie,
+    family: r.family,
+    localAddress: r.localAddress,
+    localPort: r.localPort,
+    remoteAddress: r.remoteAddress,
+    remotePort: r.remotePort,
+    oldState: r.oldState,
+    newState: r.newState,
+    side: r.side,
+    timeInOldStateNs: r.flags & RecordFlag.TIME_IN_OLD_STATE ? r.timeInOldStateNs : undefined,
+    pid: r.pid,
+    comm: r.comm,
+    cgroupId: r.cgroupId,
+    netns: r.netns,
+    observedBy: r.observedBy,
+    uncertaintyNs: r.observedBy === OBS_SWEEP ? r.uncertaintyNs : undefined,
+    abort: (r.flags & RecordFlag.ABORT) !== 0,
+  };
+}
+
+function toSocket(r: RawRecord): SocketNow {
+  return {
+    cookie: r.cookie,
+    family: r.family,
+    localAddress: r.localAddress,
+    localPort: r.localPort,
+    remoteAddress: r.remoteAddress,
+    remotePort: r.remotePort,
+    state: r.newState,
+    side: r.side,
+    stateSinceNs: r.flags & RecordFlag.TIME_IN_OLD_STATE ? r.ktimeNs - r.timeInOldStateNs : undefined,
+    pid: r.pid,
+    comm: r.comm,
+    netns: r.netns,
+    cgroupId: r.cgroupId,
+  };
+}
+
+function badOption(message: string): KernelCaptureError {
+  return new KernelCaptureError('BAD_OPTION', message);
+}
+
+function integerIn(name: string, value: number | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw badOption(`Option ${name} must be an integer from ${min} to ${max}, not ${String(value)}.`);
+  return value;
+}
+
+/** Options checked and put in the addon's positional form. */
+interface NativeOptions {
+  objectPath: string;
+  endpoints: Uint8Array;
+  ports: Uint16Array;
+  netns: Uint32Array;
+  ringBytes: number;
+  wakeupBytes: number;
+  maxLatencyMs: number;
+  sweepIntervalMs: number;
+  requested: 'auto' | TimeWaitStrategy;
+}
+
+/** Validates and normalizes options; throws KernelCaptureError with one sentence. */
+export function normalizeOptions(options: CaptureOptions): NativeOptions {
+  const endpoints = (options.serverEndpoints ?? []).map(parseServerEndpoint);
+  const ports = (options.ports ?? []).map((p) => integerIn('ports', p, 0, 1, 65535));
+  const netns = (options.netns ?? []).map((n) => integerIn('netns', n, 0, 1, 0xffffffff));
+  const ringBytes = integerIn('ringBufferBytes', options.ringBufferBytes, DEFAULT_RING_BYTES, 4096, 1 << 30);
+  if (ringBytes & (ringBytes - 1)) throw badOption(`Option ringBufferBytes must be a power of two, not ${ringBytes}.`);
+  const requested = options.timeWaitStrategy ?? 'auto';
+  if (!['auto', 'fexit', 'kprobe', 'sweep'].includes(requested))
+    throw badOption(`Option timeWaitStrategy must be auto, fexit, kprobe or sweep, not ${String(requested)}.`);
+  return {
+    objectPath: options.objectPath ?? DEFAULT_OBJECT_PATH,
+    endpoints: packEndpoints(endpoints),
+    ports: Uint16Array.from(ports),
+    netns: Uint32Array.from(netns),
+    ringBytes,
+    // Wake the reader once an eighth of the ring is waiting; the latency timer covers quiet periods.
+    wakeupBytes: ringBytes / 8,
+    maxLatencyMs: integerIn('maxLatencyMs', options.maxLatencyMs, 50, 1, 60000),
+    sweepIntervalMs: integerIn('sweepIntervalMs', options.sweepIntervalMs, 1000, 10, 3600000),
+    requested,
+  };
+}
+
+const NATIVE_CODES: Record<string, KernelCaptureErrorCode> = {
+  PERMISSION: 'NOT_PERMITTED',
+  NO_BTF: 'NO_BTF',
+  KERNEL_TOO_OLD: 'KERNEL_TOO_OLD',
+  OBJECT_MISSING: 'OBJECT_MISSING',
+  OBJECT_INVALID: 'OBJECT_INVALID',
+  ATTACH_FAILED: 'ATTACH_FAILED',
+  CLOSED: 'CLOSED',
+  SNAPSHOT_FAILED: 'SNAPSHOT_FAILED',
+};
+
+/** Turns an addon error into a KernelCaptureError (one sentence, the kernel's log in details). */
+export function fromNativeError(error: unknown): KernelCaptureError {
+  if (error instanceof KernelCaptureError) return error;
+  const e = error as { code?: string; message?: string; details?: string };
+  const code = NATIVE_CODES[e.code ?? ''] ?? 'LOAD_FAILED';
+  const message =
+    code === 'NOT_PERMITTED'
+      ? `The kernel refused the eBPF programs (${e.message ?? 'permission denied'}): run the agent as root or with CAP_BPF and CAP_PERFMON.`
+      : `${e.message ?? String(error)}.`;
+  return new KernelCaptureError(code, message, e.details);
+}
+
+/**
+ * The kernel capture: loads bpf/tcpstate.bpf.o, attaches it, and calls
+ * `onEvents` with batches of transitions until close(). While open it keeps
+ * the process alive, like a server.
+ */
+export class KernelCapture {
+  /** Which strategy observes each concern, and why better ones were refused. */
+  readonly strategies: StrategyReport[];
+  /** The TIME_WAIT strategy that runs. */
+  readonly timeWaitStrategy: TimeWaitStrategy;
+  private closed = false;
+
+  private constructor(
+    private readonly native: NativeCapture,
+    timeWaitStrategy: TimeWaitStrategy,
+    strategies: StrategyReport[],
+  ) {
+    this.timeWaitStrategy = timeWaitStrategy;
+    this.strategies = strategies;
+  }
+
+  /** Opens the capture; throws KernelCaptureError with one clear sentence when it cannot. */
+  static open(
+    options: CaptureOptions,
+    onEvents: (batch: KernelEvent[], clock: BatchClock) => void,
+    internals: CaptureInternals = {},
+  ): KernelCapture {
+    if (typeof onEvents !== 'function') throw badOption('onEvents must be a function.');
+    const o = normalizeOptions(options);
+    (internals.preflight ?? checkEnvironment)(o.objectPath);
+    const native = internals.addon ?? loadAddon();
+    const onBatch = (buffer: ArrayBuffer) => {
+      const records = decodeRecords(buffer);
+      const events: KernelEvent[] = [];
+      for (const r of records) if (r.kind === RecordKind.TRANSITION) events.push(toEvent(r));
+      if (events.length) onEvents(events, { wallClockOffsetNs: wallClockOffsetNs() });
+    };
+    const { opened, strategy, reports } = climbDownLadder<NativeCapture>(o.requested, (strategy) => {
+      const refused = native.probeStrategy(strategy);
+      if (refused) return { refused };
+      try {
+        const capture = new native.NativeCapture(
+          o.objectPath,
+          strategy,
+          o.endpoints,
+          o.ports,
+          o.netns,
+          o.ringBytes,
+          o.wakeupBytes,
+          o.maxLatencyMs,
+          o.sweepIntervalMs,
+          onBatch,
+        );
+        return { opened: capture };
+      } catch (error) {
+        const converted = fromNativeError(error);
+        // A hook strategy the probe let through but the kernel refused at load or attach: next rung.
+        if (strategy !== 'sweep' && (converted.code === 'LOAD_FAILED' || converted.code === 'ATTACH_FAILED'))
+          return { refused: converted.message };
+        throw converted;
+      }
+    });
+    const state: StrategyReport = { concern: 'state', name: 'tp_btf/inet_sock_set_state', active: true };
+    return new KernelCapture(opened, strategy, [state, ...reports]);
+  }
+
+  /** Records lost so far because the ring buffer was full. */
+  kernelDrops(): bigint {
+    return this.closed ? 0n : this.native.drops();
+  }
+
+  /** Every TCP socket now (an iter/tcp sweep), listeners and TIME_WAIT included, filtered like the capture. */
+  listSockets(): SocketNow[] {
+    if (this.closed) throw new KernelCaptureError('CLOSED', 'The kernel capture is closed.');
+    try {
+      return decodeRecords(this.native.snapshot())
+        .filter((r) => r.kind === RecordKind.SOCKET)
+        .map(toSocket);
+    } catch (error) {
+      throw fromNativeError(error);
+    }
+  }
+
+  /** Runs a TIME_WAIT sweep now (sweep strategy) and delivers what waits in the ring. */
+  sweepNow(): void {
+    if (!this.closed) this.native.sweep();
+  }
+
+  /** Delivers whatever waits in the ring buffer now, before the latency timer would. */
+  flush(): void {
+    if (!this.closed) this.native.flush();
+  }
+
+  /** Detaches every program and frees the ring; idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.native.close();
+  }
+}

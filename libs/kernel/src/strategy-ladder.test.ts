@@ -1,0 +1,121 @@
+// The TIME_WAIT strategy ladder without a kernel: a fake addon refuses
+// rungs the way this machine does (fexit EPERM, no kprobe PMU) and the way a
+// kernel might at load time, and the reports must say so in order.
+import { describe, expect, it } from 'vitest';
+
+import { KernelCapture } from './kernel-capture.js';
+import type { NativeAddon, NativeCapture } from './native.js';
+import { climbDownLadder, type TimeWaitStrategy } from './strategy-ladder.js';
+
+const EPERM = 'fexit/inet_twsk_alloc: load refused: Operation not permitted (errno 1)';
+const NO_KPROBES = 'kprobe/inet_twsk_alloc: no kprobe PMU';
+
+function fakeAddon(probe: Record<string, string>, loadError: Partial<Record<TimeWaitStrategy, { code: string; message: string }>> = {}) {
+  const opened: string[] = [];
+  const addon: NativeAddon = {
+    probeStrategy: (name) => probe[name] ?? '',
+    NativeCapture: class implements NativeCapture {
+      constructor(_path: string, strategy: string) {
+        const error = loadError[strategy as TimeWaitStrategy];
+        if (error) throw Object.assign(new Error(error.message), { code: error.code });
+        opened.push(strategy);
+      }
+      drops() {
+        return 0n;
+      }
+      snapshot() {
+        return new ArrayBuffer(0);
+      }
+      sweep() {}
+      flush() {}
+      close() {}
+    } as unknown as NativeAddon['NativeCapture'],
+  };
+  return { addon, opened };
+}
+
+const noPreflight = () => {};
+
+describe('climbDownLadder', () => {
+  it('takes the first rung that opens and reports the refused ones with their reasons', () => {
+    const result = climbDownLadder<string>('auto', (s) => (s === 'sweep' ? { opened: 'ok' } : { refused: `no ${s}` }));
+    expect(result.strategy).toBe('sweep');
+    expect(result.reports).toEqual([
+      { concern: 'time_wait', name: 'fexit', active: false, refusedReason: 'no fexit' },
+      { concern: 'time_wait', name: 'kprobe', active: false, refusedReason: 'no kprobe' },
+      { concern: 'time_wait', name: 'sweep', active: true },
+    ]);
+  });
+
+  it('starts at the requested rung', () => {
+    const tried: string[] = [];
+    const result = climbDownLadder<string>('kprobe', (s) => {
+      tried.push(s);
+      return { opened: s };
+    });
+    expect(tried).toEqual(['kprobe']);
+    expect(result.reports).toEqual([{ concern: 'time_wait', name: 'kprobe', active: true }]);
+  });
+
+  it('stops at the best rung when nothing is refused', () => {
+    expect(climbDownLadder<string>('auto', (s) => ({ opened: s })).strategy).toBe('fexit');
+  });
+});
+
+describe('KernelCapture.open strategy choice', () => {
+  it('falls from fexit (probe refused) and kprobe (probe refused) to the sweep', () => {
+    const { addon, opened } = fakeAddon({ fexit: EPERM, kprobe: NO_KPROBES });
+    const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
+    expect(opened).toEqual(['sweep']);
+    expect(capture.timeWaitStrategy).toBe('sweep');
+    expect(capture.strategies).toEqual([
+      { concern: 'state', name: 'tp_btf/inet_sock_set_state', active: true },
+      { concern: 'time_wait', name: 'fexit', active: false, refusedReason: EPERM },
+      { concern: 'time_wait', name: 'kprobe', active: false, refusedReason: NO_KPROBES },
+      { concern: 'time_wait', name: 'sweep', active: true },
+    ]);
+  });
+
+  it('falls past a strategy the probe allowed but the kernel refused at load', () => {
+    const { addon, opened } = fakeAddon(
+      { fexit: EPERM },
+      { kprobe: { code: 'LOAD_FAILED', message: 'The kernel refused to load the eBPF programs: Invalid argument (errno 22)' } },
+    );
+    const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
+    expect(opened).toEqual(['sweep']);
+    expect(capture.strategies[2]).toEqual({
+      concern: 'time_wait',
+      name: 'kprobe',
+      active: false,
+      refusedReason: 'The kernel refused to load the eBPF programs: Invalid argument (errno 22).',
+    });
+  });
+
+  it('uses fexit when the kernel allows it', () => {
+    const { addon, opened } = fakeAddon({});
+    const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
+    expect(opened).toEqual(['fexit']);
+    expect(capture.strategies.filter((s) => s.active).map((s) => s.name)).toEqual(['tp_btf/inet_sock_set_state', 'fexit']);
+  });
+
+  it('does not hide a failure of the last rung', () => {
+    const { addon } = fakeAddon(
+      { fexit: EPERM, kprobe: NO_KPROBES },
+      { sweep: { code: 'PERMISSION', message: 'The kernel refused to load the eBPF programs: Operation not permitted (errno 1)' } },
+    );
+    expect(() => KernelCapture.open({}, () => {}, { addon, preflight: noPreflight })).toThrow(
+      /run the agent as root or with CAP_BPF and CAP_PERFMON\.$/,
+    );
+  });
+
+  it('rejects bad options with one sentence before touching the kernel', () => {
+    const { addon, opened } = fakeAddon({});
+    expect(() => KernelCapture.open({ ringBufferBytes: 5000 }, () => {}, { addon, preflight: noPreflight })).toThrow(
+      'Option ringBufferBytes must be a power of two, not 5000.',
+    );
+    expect(() => KernelCapture.open({ serverEndpoints: ['nope'] }, () => {}, { addon, preflight: noPreflight })).toThrow(
+      /^Server endpoint "nope" is not valid/,
+    );
+    expect(opened).toEqual([]);
+  });
+});

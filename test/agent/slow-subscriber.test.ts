@@ -1,0 +1,63 @@
+// A subscriber that stops reading gets SLOW_SUBSCRIBER gaps and continues;
+// a fast one beside it receives every seq; the agent counts the drops.
+import { GapReason } from '@tcpstate/proto';
+import { createNetwork, loadgenScript, nodeBin, type NetnsHost, type Nginx, type RunningProgram, startNginx, startProgram } from '@tcpstate/testbed';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { GrpcJsAgent } from '../support/grpc-js-agent.js';
+
+let net: ReturnType<typeof createNetwork>;
+let server: NetnsHost;
+let client: NetnsHost;
+let nginx: Nginx;
+let agent: RunningProgram;
+
+beforeAll(async () => {
+  net = createNetwork('slow', 63, 2);
+  [server, client] = net.hosts;
+  nginx = await startNginx(server, [{ listen: [`${server.ipv4}:80`] }]);
+  agent = await startProgram('agent', ['--server-endpoint', `${server.ipv4}:80`, '--queue-events', '3000']);
+});
+afterAll(async () => {
+  await agent?.stop();
+  nginx?.stop();
+  net?.destroy();
+});
+
+it('gives a slow subscriber gaps while a fast one receives everything', async () => {
+  const fastClient = new GrpcJsAgent(agent.grpcAddress);
+  const slowClient = new GrpcJsAgent(agent.grpcAddress, { ownConnection: true });
+  const fast = fastClient.subscribe({});
+  const slow = slowClient.subscribe({});
+  await new Promise((r) => setTimeout(r, 500));
+  slow.call.pause(); // stops reading: HTTP/2 flow control backs up to the agent's queue for it
+
+  // A steady rate the 2-core machine sustains beside the agent: the point is
+  // the slow reader, not saturating the host.
+  const out = await client.run(nodeBin, [loadgenScript, server.ipv4, '80', '--count', '1500', '--rate', '300', '--concurrency', '4']);
+  expect(JSON.parse(out)).toMatchObject({ connections: 1500, errors: 0 });
+  const total = await fastClient.settledEventCount();
+  expect(total).toBeGreaterThanOrEqual(12_000); // about 10 transitions per connection
+  await fast.until((s) => s.events.length >= total, 30_000, `all ${total} events on the fast stream`);
+  expect(fast.events.map((e) => Number(e.seq))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+  expect(fast.gaps).toEqual([]);
+
+  slow.call.resume();
+  // Everything the slow stream did not get is accounted for by its gaps.
+  await slow.until((s) => s.events.length + s.gaps.reduce((n, g) => n + Number(g.count), 0) >= total, 30_000, 'the slow stream to catch up');
+  expect(slow.gaps.length).toBeGreaterThan(0);
+  for (const g of slow.gaps) {
+    expect(g.reason).toBe(GapReason.SLOW_SUBSCRIBER);
+    expect(Number(g.lastSeq) - Number(g.firstSeq) + 1).toBe(Number(g.count));
+  }
+  const received = new Set(slow.events.map((e) => Number(e.seq)));
+  const dropped = slow.gaps.flatMap((g) => Array.from({ length: Number(g.count) }, (_, i) => Number(g.firstSeq) + i));
+  expect(received.size + dropped.length).toBe(total);
+  expect(dropped.filter((s) => received.has(s))).toEqual([]);
+
+  const after = await fastClient.getStatus();
+  expect(after.subscriberDrops).toBe(BigInt(dropped.length));
+  fast.cancel();
+  slow.cancel();
+  fastClient.close();
+  slowClient.close();
+});

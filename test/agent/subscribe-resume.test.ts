@@ -1,0 +1,97 @@
+// Resume by sequence number across clients and languages: @grpc/grpc-js and
+// a Python client generated from proto/ each disconnect mid-stream and resume
+// with since_seq; between them every seq arrives exactly once. A resume from a
+// seq that left the replay window yields the exact REPLAY_EVICTED gap.
+import { GapReason } from '@tcpstate/proto';
+import { createNetwork, loadgenScript, nodeBin, type NetnsHost, type Nginx, type RunningProgram, startNginx, startProgram } from '@tcpstate/testbed';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generatePythonClient, pythonClient } from '../interop/python-client.js';
+import { GrpcJsAgent } from '../support/grpc-js-agent.js';
+
+let net: ReturnType<typeof createNetwork>;
+let server: NetnsHost;
+let client: NetnsHost;
+let nginx: Nginx;
+let agent: RunningProgram;
+let small: RunningProgram;
+const endpoint = () => `${server.ipv4}:80`;
+
+/** Opens and closes `count` connections from the client host (about 10 transitions each). */
+function connections(count: number) {
+  const out = client.exec(nodeBin, [loadgenScript, server.ipv4, '80', '--count', String(count), '--concurrency', '4']);
+  expect(JSON.parse(out)).toMatchObject({ connections: count, errors: 0 });
+}
+
+beforeAll(async () => {
+  net = createNetwork('resum', 62, 2);
+  [server, client] = net.hosts;
+  nginx = await startNginx(server, [{ listen: [`${server.ipv4}:80`] }]);
+  agent = await startProgram('agent', ['--server-endpoint', endpoint(), '--agent-id', 'resume']);
+  small = await startProgram('agent', ['--server-endpoint', endpoint(), '--agent-id', 'small-window', '--replay-events', '20']);
+});
+afterAll(async () => {
+  await agent?.stop();
+  await small?.stop();
+  nginx?.stop();
+  net?.destroy();
+});
+
+describe('Subscribe resume', () => {
+  it('hands the stream between grpc-js and Python with every seq exactly once', async () => {
+    const grpcJs = new GrpcJsAgent(agent.grpcAddress);
+    connections(6);
+    const total = await grpcJs.settledEventCount();
+    expect(total).toBeGreaterThanOrEqual(60);
+
+    // grpc-js: from the start, disconnects after 20 events.
+    const first = grpcJs.subscribe({ since: { case: 'sinceSeq', value: 1n } });
+    await first.until((s) => s.events.length >= 20, 20_000, '20 events');
+    first.cancel();
+    const a = first.events.slice(0, 20).map((e) => Number(e.seq));
+    expect(a).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+
+    // Python: resumes after the last seq grpc-js kept, disconnects after 15.
+    const gen = await generatePythonClient();
+    const py = await pythonClient(gen, agent.grpcAddress, 'subscribe', JSON.stringify({ sinceSeq: String(a.at(-1)! + 1) }), '15');
+    expect(py.stderr).toBe('');
+    const b = py.stdout.trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.event).map((r) => Number(r.event.seq));
+    expect(b).toEqual(Array.from({ length: 15 }, (_, i) => i + 21));
+
+    // grpc-js again: the rest of the replay, then the stream ends (follow=false).
+    const rest = grpcJs.subscribe({ since: { case: 'sinceSeq', value: BigInt(b.at(-1)! + 1) }, follow: false });
+    const status = await rest.ended;
+    expect(status.code).toBe(0);
+    const c = rest.events.map((e) => Number(e.seq));
+    const all = [...a, ...b, ...c];
+    expect(all).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
+    expect(all.length).toBeGreaterThanOrEqual(total);
+    expect(rest.gaps).toEqual([]);
+    grpcJs.close();
+  });
+
+  it('answers a resume from an evicted seq with the exact gap, then the window', async () => {
+    const grpcJs = new GrpcJsAgent(small.grpcAddress);
+    connections(4);
+    await grpcJs.settledEventCount();
+    const status = await grpcJs.getStatus();
+    const newest = Number(status.replayWindow!.lastSeq);
+    const oldest = Number(status.replayWindow!.firstSeq);
+    expect(newest).toBeGreaterThanOrEqual(40);
+    expect(newest - oldest + 1).toBe(20);
+
+    const sub = grpcJs.subscribe({ since: { case: 'sinceSeq', value: 1n }, follow: false });
+    expect((await sub.ended).code).toBe(0);
+    const [gap, ...others] = sub.responses;
+    expect(gap.response.case).toBe('gap');
+    expect(gap.response.value).toMatchObject({
+      reason: GapReason.REPLAY_EVICTED,
+      firstSeq: 1n,
+      lastSeq: BigInt(oldest - 1),
+      count: BigInt(oldest - 1),
+      agentId: 'small-window',
+    });
+    const seqs = others.map((r) => (r.response.case === 'event' ? Number(r.response.value.seq) : -1));
+    expect(seqs.slice(0, 20)).toEqual(Array.from({ length: 20 }, (_, i) => oldest + i));
+    grpcJs.close();
+  });
+});
