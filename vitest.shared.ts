@@ -2,7 +2,9 @@
 // (the "@tcpstate/source" export condition), not their built dist/.
 import { defineConfig } from 'vitest/config';
 
-const conditions = ['@tcpstate/source', 'import', 'module', 'node', 'default'];
+// Vite adds 'import'/'require' itself; listing 'import' here would make CommonJS
+// packages (pg) load ESM builds through require().
+const conditions = ['@tcpstate/source', 'module', 'node', 'default'];
 
 export function projectConfig(options: { testTimeout?: number; include?: string[] } = {}) {
   return defineConfig({

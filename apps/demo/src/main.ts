@@ -47,7 +47,7 @@ async function main(): Promise<void> {
     for (const s of status.strategies) console.log(`demo: ${s.concern} strategy ${s.name}: ${s.active ? 'active' : `refused (${s.refusedReason})`}`);
 
     const stream = agentClient.subscribe({ include: [{ serverEndpoint: endpoints }] }, { signal: stop.signal });
-    const printing = (async () => {
+    void (async () => {
       for await (const r of stream) {
         if (r.response.case === 'event') console.log(line(r.response.value));
         else if (r.response.case === 'gap') console.log(`gap: ${r.response.value.count} events lost (${r.response.value.message})`);
@@ -72,7 +72,6 @@ demo: meanwhile, from another shell:
   sudo ip netns exec ${client.name} curl http://${server.ipv4}:80/
 Press Ctrl-C to stop and remove the namespace hosts.`);
     await new Promise<void>((resolve) => stop.signal.addEventListener('abort', () => resolve()));
-    await printing;
   } finally {
     console.log('\ndemo: cleaning up');
     await cleanup();

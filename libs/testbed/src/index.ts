@@ -1,3 +1,4 @@
 export * from './netns.js';
 export * from './nginx.js';
 export * from './programs.js';
+export * from './postgres.js';

@@ -1,0 +1,140 @@
+// What both back-ends do around their SQL at ingest: check a batch, turn it
+// into column values, and derive connection rows from the events inserted.
+import type { Gap, StateChange } from '@tcpstate/proto';
+import { addressKey, toInt64 } from './address-key.js';
+import type { ConnectionEvent, ConnectionState, Segment } from './connection-builder.js';
+import { StoreError } from './errors.js';
+import type { IngestBatch } from './event-store.js';
+import { connectionEventOf } from './row-mapping.js';
+import { durationNs, nowNs, toNs } from './time.js';
+
+/** One event of a batch, as the agent sent it and as the builder reads it. */
+export interface BatchEvent {
+  change: StateChange;
+  derived: ConnectionEvent;
+}
+
+/** A checked batch: events unique by seq in ascending order. */
+export interface PreparedBatch {
+  events: BatchEvent[];
+  gaps: readonly Gap[];
+  /** Events repeated inside the batch itself (counted as duplicates). */
+  repeatedInBatch: number;
+}
+
+/** Checks that the batch belongs to the agent run, and orders it by seq. */
+export function prepareBatch(agentId: string, bootId: string, batch: IngestBatch): PreparedBatch {
+  if (agentId === '' || bootId === '') throw new StoreError('ingest needs an agent_id and a boot_id');
+  const bySeq = new Map<bigint, BatchEvent>();
+  for (const change of batch.events) {
+    if ((change.agentId !== '' && change.agentId !== agentId) || (change.bootId !== '' && change.bootId !== bootId)) {
+      throw new StoreError(
+        `event seq ${change.seq} is from agent ${change.agentId} boot ${change.bootId}, but the batch is for agent ${agentId} boot ${bootId}`,
+      );
+    }
+    if (!bySeq.has(change.seq)) bySeq.set(change.seq, { change, derived: connectionEventOf(change) });
+  }
+  for (const gap of batch.gaps) {
+    if ((gap.agentId !== '' && gap.agentId !== agentId) || (gap.bootId !== '' && gap.bootId !== bootId)) {
+      throw new StoreError(`a gap is from agent ${gap.agentId} boot ${gap.bootId}, but the batch is for agent ${agentId} boot ${bootId}`);
+    }
+  }
+  const events = [...bySeq.values()].sort((a, b) => (a.change.seq < b.change.seq ? -1 : 1));
+  return { events, gaps: batch.gaps, repeatedInBatch: batch.events.length - events.length };
+}
+
+/** Columns of the events table, in the order of eventValues. */
+export const EVENT_COLUMNS = [
+  'run_id', 'seq', 'time_ns', 'monotonic_ns', 'cookie', 'family', 'local_address', 'local_port',
+  'remote_address', 'remote_port', 'old_state', 'new_state', 'side', 'time_in_old_state_ns', 'pid', 'comm',
+  'cgroup_id', 'netns', 'observed_by', 'time_uncertainty_ns',
+] as const;
+
+/** One event's values for EVENT_COLUMNS. */
+export function eventValues(runId: bigint, e: BatchEvent): unknown[] {
+  const c = e.change;
+  const d = e.derived;
+  return [
+    runId, c.seq, d.timeNs, toInt64(c.monotonicNs), d.cookie, c.family, c.localAddress, c.localPort,
+    c.remoteAddress, c.remotePort, c.oldState, c.newState, c.side, d.timeInOldStateNs, c.pid, c.comm,
+    toInt64(c.cgroupId), c.netns, c.observedBy, c.timeUncertainty ? durationNs(c.timeUncertainty) : null,
+  ];
+}
+
+/** Columns of the gaps table, in the order of gapValues. */
+export const GAP_COLUMNS = ['run_id', 'reason', 'count', 'first_seq', 'last_seq', 'time_ns', 'message'] as const;
+
+/** One gap's values for GAP_COLUMNS; a gap without a time gets the collector's now. */
+export function gapValues(runId: bigint, g: Gap): unknown[] {
+  return [runId, g.reason, g.count, g.firstSeq, g.lastSeq, g.time ? toNs(g.time) : nowNs(), g.message];
+}
+
+/** Columns of the connections table, in the order of connectionValues. */
+export const CONNECTION_COLUMN_NAMES = [
+  'run_id', 'cookie', 'family', 'local_address', 'local_port', 'remote_address', 'remote_port',
+  'local_key', 'remote_key', 'side', 'pid', 'comm', 'netns', 'first_seen_ns', 'last_seen_ns', 'open',
+  'time_wait_observed_by', 'entered_states', 'left_states', 'last_seq', 'segment_count',
+] as const;
+
+/** A derived row's values for CONNECTION_COLUMN_NAMES; `open` is written as the back-end stores booleans. */
+export function connectionValues(runId: bigint, s: ConnectionState, bool: (b: boolean) => unknown): unknown[] {
+  return [
+    runId, s.cookie, s.family, s.localAddress, s.localPort, s.remoteAddress, s.remotePort,
+    addressKey(s.localAddress), addressKey(s.remoteAddress), s.side, s.pid, s.comm, s.netns, s.firstSeenNs,
+    s.lastSeenNs, bool(s.open), s.timeWaitObservedBy, s.enteredStates, s.leftStates, s.lastSeq, s.segmentCount,
+  ];
+}
+
+/** Columns of the segments table, in the order of segmentValues. */
+export const SEGMENT_COLUMNS = [
+  'run_id', 'cookie', 'idx', 'state', 'start_ns', 'end_ns', 'start_observed_by', 'end_observed_by', 'approximate',
+] as const;
+
+/** A segment's values for SEGMENT_COLUMNS. */
+export function segmentValues(runId: bigint, cookie: bigint, s: Segment, bool: (b: boolean) => unknown): unknown[] {
+  return [runId, cookie, s.idx, s.state, s.startNs, s.endNs, s.startObservedBy, s.endObservedBy, bool(s.approximate)];
+}
+
+/** Inserted events grouped per connection (stored cookie), each group in seq order. */
+export function groupByConnection(inserted: readonly BatchEvent[]): Map<bigint, ConnectionEvent[]> {
+  const groups = new Map<bigint, ConnectionEvent[]>();
+  for (const e of inserted) {
+    const group = groups.get(e.derived.cookie);
+    if (group) group.push(e.derived);
+    else groups.set(e.derived.cookie, [e.derived]);
+  }
+  return groups;
+}
+
+/**
+ * Whether events must be re-derived from all of the connection's stored
+ * events: one of them sorts before what was already applied (two replicas
+ * briefly ingesting one agent can interleave batches).
+ */
+export function needsRebuild(state: ConnectionState | undefined, events: readonly ConnectionEvent[]): boolean {
+  return state !== undefined && events[0].seq < state.lastSeq;
+}
+
+/** The run's cursor and time range moved by what was inserted; undefined when nothing was. */
+export function runProgress(
+  inserted: readonly BatchEvent[],
+  insertedGaps: readonly Gap[],
+): { lastSeq: bigint; firstTimeNs: bigint; lastTimeNs: bigint } | undefined {
+  let lastSeq = -1n;
+  let first: bigint | undefined;
+  let last: bigint | undefined;
+  const see = (t: bigint) => {
+    if (first === undefined || t < first) first = t;
+    if (last === undefined || t > last) last = t;
+  };
+  for (const e of inserted) {
+    if (e.change.seq > lastSeq) lastSeq = e.change.seq;
+    see(e.derived.timeNs);
+  }
+  for (const g of insertedGaps) {
+    if (g.lastSeq > lastSeq) lastSeq = g.lastSeq;
+    see(g.time ? toNs(g.time) : nowNs());
+  }
+  if (first === undefined || last === undefined) return undefined;
+  return { lastSeq: lastSeq < 0n ? 0n : lastSeq, firstTimeNs: first, lastTimeNs: last };
+}

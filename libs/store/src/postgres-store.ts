@@ -1,0 +1,481 @@
+// The shared store: PostgreSQL through a pg Pool, for several collector
+// replicas at once. Concurrency is handled by the database: ON CONFLICT for
+// idempotent inserts, row locks on the connection rows a batch derives, lease
+// upserts conditioned on expiry, an advisory lock around migrations.
+import { randomBytes } from 'node:crypto';
+import { toJson } from '@bufbuild/protobuf';
+import {
+  CaptureStrategySchema,
+  type ConnectionTimeline,
+  type Gap,
+  type GetStatsResponse,
+  type Host,
+  type QueryTimelineResponse,
+} from '@tcpstate/proto';
+import pg from 'pg';
+import { applyEvents, type AppliedEvents, type ConnectionEvent } from './connection-builder.js';
+import { SchemaVersionError, StoreError, StoreUnavailableError } from './errors.js';
+import type {
+  ConnectionKey,
+  EndpointSpec,
+  EventStore,
+  HostUpdate,
+  IngestBatch,
+  IngestResult,
+  PeerLookup,
+  RetentionResult,
+  StatsQuery,
+  StoreCursor,
+  TimelineQuery,
+  TimeWindow,
+} from './event-store.js';
+import {
+  runProgress,
+  CONNECTION_COLUMN_NAMES,
+  connectionValues,
+  EVENT_COLUMNS,
+  eventValues,
+  GAP_COLUMNS,
+  gapValues,
+  groupByConnection,
+  needsRebuild,
+  prepareBatch,
+  SEGMENT_COLUMNS,
+  segmentValues,
+} from './ingest-plan.js';
+import { StoreQueries } from './queries.js';
+import { retentionStatements } from './retention.js';
+import { big, connectionEventOfRow, connectionStateOfRow, segmentOfRow } from './row-mapping.js';
+import { newerSchemaMessage, postgresMigrations } from './schema.js';
+import { numberedPlaceholders, raw, type Row, type Sql, type SqlRunner } from './sql.js';
+import { nowNs, type TimeInput, toNs } from './time.js';
+
+/** Serialises migrations of concurrent replicas (an arbitrary constant: "tcpstat" in ASCII). */
+const MIGRATION_LOCK = 0x74637073746174n;
+/** The database clock in ns: lease expiry is judged by one clock, not by each replica's. */
+const DB_NOW_NS = '(floor(extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)';
+
+/** PostgreSQL column types of the arrays a batch is sent as (unnest), per column. */
+const EVENT_TYPES: Record<(typeof EVENT_COLUMNS)[number], string> = {
+  run_id: 'bigint', seq: 'bigint', time_ns: 'bigint', monotonic_ns: 'bigint', cookie: 'bigint',
+  family: 'smallint', local_address: 'text', local_port: 'integer', remote_address: 'text', remote_port: 'integer',
+  old_state: 'smallint', new_state: 'smallint', side: 'smallint', time_in_old_state_ns: 'bigint', pid: 'bigint',
+  comm: 'text', cgroup_id: 'bigint', netns: 'bigint', observed_by: 'smallint', time_uncertainty_ns: 'bigint',
+};
+const GAP_TYPES: Record<(typeof GAP_COLUMNS)[number], string> = {
+  run_id: 'bigint', reason: 'smallint', count: 'bigint', first_seq: 'bigint', last_seq: 'bigint',
+  time_ns: 'bigint', message: 'text',
+};
+const CONNECTION_TYPES: Record<(typeof CONNECTION_COLUMN_NAMES)[number], string> = {
+  run_id: 'bigint', cookie: 'bigint', family: 'smallint', local_address: 'text', local_port: 'integer',
+  remote_address: 'text', remote_port: 'integer', local_key: 'bytea', remote_key: 'bytea', side: 'smallint', pid: 'bigint',
+  comm: 'text', netns: 'bigint', first_seen_ns: 'bigint', last_seen_ns: 'bigint', open: 'boolean',
+  time_wait_observed_by: 'smallint', entered_states: 'integer', left_states: 'integer', last_seq: 'bigint', segment_count: 'integer',
+};
+const SEGMENT_TYPES: Record<(typeof SEGMENT_COLUMNS)[number], string> = {
+  run_id: 'bigint', cookie: 'bigint', idx: 'integer', state: 'smallint', start_ns: 'bigint', end_ns: 'bigint',
+  start_observed_by: 'smallint', end_observed_by: 'smallint', approximate: 'boolean',
+};
+
+/** int8 as bigint (pg's default is text); everything else as pg parses it. */
+const types = {
+  getTypeParser(oid: number, format?: string) {
+    if (oid === pg.types.builtins.INT8) return (value: string) => BigInt(value);
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+} as pg.CustomTypesConfig;
+
+/** A pg client or pool: both run queries. */
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** PostgreSQL behind EventStore. Open with PostgresStore.open(url) or openStore(url). */
+export class PostgresStore implements EventStore {
+  readonly kind = 'postgres' as const;
+  readonly shared = true;
+  private queries!: StoreQueries;
+  /** The newest error of an idle pooled connection (they come while the server restarts). */
+  lastIdleError: Error | undefined;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    readonly location: string,
+  ) {
+    // Without a listener, an idle connection dropped by the server would crash the process.
+    pool.on('error', (error) => {
+      this.lastIdleError = error;
+    });
+  }
+
+  /** Connects, applies pending migrations, and returns the store. */
+  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresStore> {
+    const location = redact(url);
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: options.maxConnections ?? 10,
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: 30_000,
+      types,
+      application_name: 'tcpstate-collector',
+    });
+    const store = new PostgresStore(pool, location);
+    try {
+      await store.migrate();
+      const runner: SqlRunner = {
+        dialect: 'postgres',
+        all: (query: Sql) => store.run(pool, numberedPlaceholders(query.text), query.params as unknown[]),
+        nowNs: () => raw(DB_NOW_NS),
+      };
+      store.queries = new StoreQueries(runner, await store.pageTokenKey());
+      return store;
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
+    const prepared = prepareBatch(agentId, bootId, batch);
+    return this.transaction(async (client) => {
+      await this.run(
+        client,
+        `INSERT INTO hosts (agent_id, hostname, address, boot_id, strategies, updated_ns) VALUES ($1, $2, '', '', '[]', $3)
+         ON CONFLICT (agent_id) DO UPDATE SET hostname = EXCLUDED.hostname
+         WHERE EXCLUDED.hostname <> '' AND hosts.hostname IS DISTINCT FROM EXCLUDED.hostname`,
+        [agentId, hostname ?? '', nowNs()],
+      );
+      if (prepared.events.length === 0 && prepared.gaps.length === 0) return { inserted: 0, duplicates: 0, gapsInserted: 0 };
+      const runId = await this.runId(client, agentId, bootId);
+      // 1. Events, once each: RETURNING names those this transaction inserted.
+      let inserted: typeof prepared.events = [];
+      if (prepared.events.length > 0) {
+        const rows = await this.run(
+          client,
+          `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) ${unnestSelect(EVENT_COLUMNS, EVENT_TYPES)}
+           ON CONFLICT DO NOTHING RETURNING seq`,
+          columnArrays(prepared.events.map((e) => eventValues(runId, e))),
+        );
+        const seqs = new Set(rows.map((r) => big(r.seq)));
+        inserted = prepared.events.filter((e) => seqs.has(e.change.seq));
+      }
+      // 2. Gaps, once each.
+      let insertedGaps: Gap[] = [];
+      if (prepared.gaps.length > 0) {
+        const values = prepared.gaps.map((g) => gapValues(runId, g));
+        const rows = await this.run(
+          client,
+          `INSERT INTO gaps (${GAP_COLUMNS.join(', ')}) ${unnestSelect(GAP_COLUMNS, GAP_TYPES)}
+           ON CONFLICT DO NOTHING RETURNING reason, first_seq, last_seq, time_ns`,
+          columnArrays(values),
+        );
+        // values[i] follows GAP_COLUMNS: run_id, reason, count, first_seq, last_seq, time_ns, message.
+        const stored = new Set(rows.map((r) => `${r.reason}/${r.first_seq}/${r.last_seq}/${r.time_ns}`));
+        insertedGaps = prepared.gaps.filter((_, i) => stored.delete(`${values[i][1]}/${values[i][3]}/${values[i][4]}/${values[i][5]}`));
+      }
+      // 3. The derived rows of the connections those events belong to.
+      const groups = groupByConnection(inserted);
+      if (groups.size > 0) await this.deriveConnections(client, runId, groups);
+      // 4. The resume cursor.
+      const progress = runProgress(inserted, insertedGaps);
+      if (progress) {
+        await this.run(
+          client,
+          `UPDATE runs SET last_seq = GREATEST(last_seq, $1), first_time_ns = LEAST(first_time_ns, $2),
+             last_time_ns = GREATEST(last_time_ns, $3) WHERE run_id = $4`,
+          [progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId],
+        );
+      }
+      return {
+        inserted: inserted.length,
+        duplicates: prepared.events.length - inserted.length + prepared.repeatedInBatch,
+        gapsInserted: insertedGaps.length,
+      };
+    });
+  }
+
+  /**
+   * The run_id of an agent run, created on its first batch. Looked up again
+   * when the insert found a row: READ COMMITTED shows the other replica's
+   * committed row to the next statement, not to the insert's own snapshot.
+   */
+  private async runId(client: pg.PoolClient, agentId: string, bootId: string): Promise<bigint> {
+    const select = () => this.run(client, 'SELECT run_id FROM runs WHERE agent_id = $1 AND boot_id = $2', [agentId, bootId]);
+    const found = await select();
+    if (found.length > 0) return big(found[0].run_id);
+    // A new run starts with an empty time range (first > last); its first insert sets it.
+    const created = await this.run(
+      client,
+      `INSERT INTO runs (agent_id, boot_id, last_seq, first_time_ns, last_time_ns) VALUES ($1, $2, 0, 9223372036854775807, 0)
+       ON CONFLICT (agent_id, boot_id) DO NOTHING RETURNING run_id`,
+      [agentId, bootId],
+    );
+    return big((created[0] ?? (await select())[0]).run_id);
+  }
+
+  /**
+   * Locks the batch's connection rows (creating empty placeholders for new
+   * ones first, so that two replicas meet on the same row), derives, writes.
+   * Locks are taken in cookie order so that concurrent batches cannot deadlock.
+   */
+  private async deriveConnections(client: pg.PoolClient, runId: bigint, groups: Map<bigint, ConnectionEvent[]>) {
+    const cookies = [...groups.keys()].map(String);
+    await this.run(
+      client,
+      `INSERT INTO connections (${CONNECTION_COLUMN_NAMES.join(', ')})
+       SELECT $1, cookie, 0, '', 0, '', 0, NULL, NULL, 0, 0, '', 0, 0, 0, true, 0, 0, 0, 0, 0 FROM unnest($2::bigint[]) AS cookie
+       ON CONFLICT DO NOTHING`,
+      [runId, cookies],
+    );
+    const rows = await this.run(
+      client,
+      `SELECT * FROM connections WHERE run_id = $1 AND cookie = ANY($2::bigint[]) ORDER BY cookie FOR UPDATE`,
+      [runId, cookies],
+    );
+    const states = new Map(rows.map((r) => [big(r.cookie), connectionStateOfRow(r)]));
+    // Only the last segment can change; look each up by its primary key.
+    const lastKeys = [...states.entries()].filter(([, state]) => state && state.segmentCount > 0);
+    const lastSegments =
+      lastKeys.length === 0
+        ? []
+        : await this.run(
+            client,
+            `SELECT s.* FROM unnest($2::bigint[], $3::integer[]) AS k(cookie, idx)
+             JOIN segments s ON s.run_id = $1 AND s.cookie = k.cookie AND s.idx = k.idx`,
+            [runId, lastKeys.map(([cookie]) => String(cookie)), lastKeys.map(([, state]) => state!.segmentCount - 1)],
+          );
+    const lastByCookie = new Map(lastSegments.map((r) => [big(r.cookie), segmentOfRow(r)]));
+
+    const rebuild = [...groups].filter(([cookie, events]) => needsRebuild(states.get(cookie), events)).map(([cookie]) => String(cookie));
+    const allEvents = new Map<bigint, ConnectionEvent[]>();
+    if (rebuild.length > 0) {
+      const eventRows = await this.run(
+        client,
+        `SELECT * FROM events WHERE run_id = $1 AND cookie = ANY($2::bigint[]) ORDER BY cookie, seq`,
+        [runId, rebuild],
+      );
+      for (const r of eventRows) {
+        const e = connectionEventOfRow(r);
+        allEvents.set(e.cookie, [...(allEvents.get(e.cookie) ?? []), e]);
+      }
+      await this.run(client, `DELETE FROM segments WHERE run_id = $1 AND cookie = ANY($2::bigint[])`, [runId, rebuild]);
+    }
+
+    const applied: AppliedEvents[] = [...groups].map(([cookie, events]) => {
+      const all = allEvents.get(cookie);
+      return all ? applyEvents(undefined, undefined, all) : applyEvents(states.get(cookie), lastByCookie.get(cookie), events);
+    });
+
+    const updates = CONNECTION_COLUMN_NAMES.slice(2).map((c) => `${c} = u.${c}`).join(', ');
+    await this.run(
+      client,
+      `UPDATE connections c SET ${updates} FROM (${unnestSelect(CONNECTION_COLUMN_NAMES, CONNECTION_TYPES)}) AS u
+       WHERE c.run_id = u.run_id AND c.cookie = u.cookie`,
+      columnArrays(applied.map((a) => connectionValues(runId, a.state, (b) => b))),
+    );
+    const segmentRows = applied.flatMap((a) => a.segments.map((s) => segmentValues(runId, a.state.cookie, s, (b) => b)));
+    if (segmentRows.length > 0) {
+      const segmentUpdates = SEGMENT_COLUMNS.slice(3).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+      await this.run(
+        client,
+        `INSERT INTO segments (${SEGMENT_COLUMNS.join(', ')}) ${unnestSelect(SEGMENT_COLUMNS, SEGMENT_TYPES)}
+         ON CONFLICT (run_id, cookie, idx) DO UPDATE SET ${segmentUpdates}`,
+        columnArrays(segmentRows),
+      );
+    }
+  }
+
+  async cursor(agentId: string): Promise<StoreCursor | undefined> {
+    return this.queries.cursor(agentId);
+  }
+
+  async upsertHost(host: HostUpdate): Promise<void> {
+    const strategies = host.strategies ? JSON.stringify(host.strategies.map((s) => toJson(CaptureStrategySchema, s))) : null;
+    await this.run(
+      this.pool,
+      `INSERT INTO hosts (agent_id, hostname, address, boot_id, strategies, updated_ns)
+       VALUES ($1, coalesce($2, ''), coalesce($3, ''), coalesce($4, ''), coalesce($5, '[]'), $6)
+       ON CONFLICT (agent_id) DO UPDATE SET hostname = coalesce($2, hosts.hostname), address = coalesce($3, hosts.address),
+         boot_id = coalesce($4, hosts.boot_id), strategies = coalesce($5, hosts.strategies), updated_ns = EXCLUDED.updated_ns`,
+      [host.agentId, host.hostname ?? null, host.address ?? null, host.bootId ?? null, strategies, nowNs()],
+    );
+  }
+
+  async listHosts(): Promise<Host[]> {
+    return this.queries.listHosts();
+  }
+
+  async acquireLeases(replicaId: string, agentIds: readonly string[], ttlMs: number): Promise<string[]> {
+    if (agentIds.length === 0) return [];
+    // ON CONFLICT DO UPDATE locks the existing row and re-checks the WHERE on
+    // its newest version: of two replicas racing for a free or expired lease,
+    // exactly one updates it; the other's WHERE then sees a live foreign lease.
+    const rows = await this.run(
+      this.pool,
+      `INSERT INTO leases (agent_id, replica_id, expires_ns)
+       SELECT DISTINCT agent, $1, ${DB_NOW_NS} + $2::bigint * 1000000 FROM unnest($3::text[]) AS agent
+       ON CONFLICT (agent_id) DO UPDATE SET replica_id = EXCLUDED.replica_id, expires_ns = EXCLUDED.expires_ns
+       WHERE leases.replica_id = EXCLUDED.replica_id OR leases.expires_ns <= ${DB_NOW_NS}
+       RETURNING agent_id`,
+      [replicaId, Math.round(ttlMs), [...agentIds]],
+    );
+    return rows.map((r) => String(r.agent_id)).sort();
+  }
+
+  async releaseLeases(replicaId: string, agentIds?: readonly string[]): Promise<void> {
+    if (agentIds === undefined) await this.run(this.pool, 'DELETE FROM leases WHERE replica_id = $1', [replicaId]);
+    else await this.run(this.pool, 'DELETE FROM leases WHERE replica_id = $1 AND agent_id = ANY($2::text[])', [replicaId, [...agentIds]]);
+  }
+
+  async queryTimeline(query: TimelineQuery): Promise<QueryTimelineResponse> {
+    return this.queries.queryTimeline(query);
+  }
+
+  async getConnection(ref: ConnectionKey): Promise<ConnectionTimeline | undefined> {
+    return this.queries.getConnection(ref);
+  }
+
+  async findConnectionByEndpoints(local: EndpointSpec, remote: EndpointSpec, at: TimeInput): Promise<ConnectionTimeline | undefined> {
+    return this.queries.findConnectionByEndpoints(local, remote, at);
+  }
+
+  async findPeer(connection: ConnectionTimeline): Promise<PeerLookup> {
+    return this.queries.findPeer(connection);
+  }
+
+  async gaps(window: TimeWindow, hosts?: readonly string[]): Promise<Gap[]> {
+    return this.queries.gaps(window, hosts);
+  }
+
+  async stats(query: StatsQuery): Promise<GetStatsResponse> {
+    return this.queries.stats(query);
+  }
+
+  async deleteOlderThan(time: TimeInput): Promise<RetentionResult> {
+    const cutoff = toNs(time);
+    return this.transaction(async (client) => {
+      const result: RetentionResult = { events: 0, connections: 0, segments: 0, gaps: 0 };
+      for (const { what, statement } of retentionStatements(cutoff)) {
+        const answer = await this.query(client, numberedPlaceholders(statement.text), statement.params as unknown[]);
+        result[what] = answer.rowCount ?? 0;
+      }
+      return result;
+    });
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended) await this.pool.end();
+  }
+
+  /** Runs one statement and returns its rows. */
+  private async run(db: Queryable, text: string, params: unknown[]): Promise<Row[]> {
+    return (await this.query(db, text, params)).rows as Row[];
+  }
+
+  private async query(db: Queryable, text: string, params: unknown[]): Promise<pg.QueryResult> {
+    try {
+      return await db.query(text, params);
+    } catch (error) {
+      throw this.translate(error);
+    }
+  }
+
+  /**
+   * Runs fn in a transaction on one pooled connection. A deadlock or
+   * serialisation failure (replicas racing on the same rows) is retried.
+   */
+  private async transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        throw this.translate(error);
+      }
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => {
+          broken = rollbackError; // the connection is unusable: the pool must drop it
+        });
+        const code = (error as { code?: string }).code ?? (error as { cause?: { code?: string } }).cause?.code;
+        if ((code === '40P01' || code === '40001') && attempt < 5) continue;
+        throw this.translate(error);
+      } finally {
+        client.release(broken);
+      }
+    }
+  }
+
+  /** Connection failures become StoreUnavailableError with one readable sentence; the rest pass through. */
+  private translate(error: unknown): Error {
+    if (error instanceof StoreError) return error;
+    const e = error as { code?: string; message?: string };
+    const code = e.code ?? '';
+    const unreachable =
+      ['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH'].includes(code) ||
+      code.startsWith('08') || // connection_exception
+      code === '57P01' || code === '57P02' || code === '57P03' || // admin/crash shutdown, cannot connect now
+      /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(
+        e.message ?? '',
+      );
+    if (unreachable) {
+      return new StoreUnavailableError(`PostgreSQL at ${this.location} is not reachable: ${e.message ?? code}`, { cause: error });
+    }
+    return error instanceof Error ? error : new StoreError(String(error));
+  }
+
+  /** Applies pending migrations, each in a transaction holding an advisory lock, so replicas starting together migrate once. */
+  private async migrate(): Promise<void> {
+    const latest = Math.max(...postgresMigrations.map((m) => m.version));
+    for (const migration of postgresMigrations) {
+      await this.transaction(async (client) => {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+        await client.query(
+          'CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_ns bigint NOT NULL)',
+        );
+        const current = Number((await client.query('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')).rows[0].v);
+        if (current > latest) throw new SchemaVersionError(newerSchemaMessage(this.location, current, latest));
+        if (current >= migration.version) return;
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, applied_ns) VALUES ($1, $2, $3)', [
+          migration.version, migration.name, nowNs(),
+        ]);
+      });
+    }
+  }
+
+  /** The key that signs page tokens, shared by every replica. */
+  private async pageTokenKey(): Promise<Buffer> {
+    await this.run(this.pool, "INSERT INTO store_meta (key, value) VALUES ('page_token_key', $1) ON CONFLICT DO NOTHING", [
+      randomBytes(32).toString('hex'),
+    ]);
+    const rows = await this.run(this.pool, "SELECT value FROM store_meta WHERE key = 'page_token_key'", []);
+    return Buffer.from(String(rows[0].value), 'hex');
+  }
+}
+
+/** `INSERT ... SELECT * FROM unnest($1::t1[], $2::t2[], ...) AS u(col1, col2, ...)`: a whole batch in one statement. */
+function unnestSelect(columns: readonly string[], columnTypes: Record<string, string>): string {
+  const arrays = columns.map((c, i) => `$${i + 1}::${columnTypes[c]}[]`).join(', ');
+  return `SELECT * FROM unnest(${arrays}) AS u(${columns.join(', ')})`;
+}
+
+/** Rows of values turned into one array per column (bigints as text, which pg's array literal needs). */
+function columnArrays(rows: unknown[][]): unknown[][] {
+  const width = rows[0]?.length ?? 0;
+  return Array.from({ length: width }, (_, i) => rows.map((row) => (typeof row[i] === 'bigint' ? String(row[i]) : row[i])));
+}
+
+/** The URL without its password, for messages and logs. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    throw new StoreError(`"${url}" is not a PostgreSQL URL (expected postgres://user@host:port/database)`);
+  }
+}

@@ -1,0 +1,31 @@
+// Retention by age, as statements each back-end runs in one transaction (in
+// this order: segments go before the connections that select them).
+import { type Sql, sql } from './sql.js';
+
+/**
+ * A connection is dropped when it was last seen before the cut-off and is
+ * closed, or belongs to an agent run that a newer boot has replaced (its
+ * sockets are gone even if their CLOSE was never seen).
+ */
+function staleConnection(cutoffNs: bigint): Sql {
+  return sql`c.last_seen_ns < ${cutoffNs} AND (NOT c.open OR EXISTS (
+    SELECT 1 FROM runs own JOIN runs newer ON newer.agent_id = own.agent_id
+    WHERE own.run_id = c.run_id AND newer.last_time_ns > own.last_time_ns))`;
+}
+
+/** The statements of one retention pass, named by what they count. */
+export function retentionStatements(cutoffNs: bigint): { what: 'events' | 'gaps' | 'segments' | 'connections'; statement: Sql }[] {
+  const stale = staleConnection(cutoffNs);
+  return [
+    { what: 'events', statement: sql`DELETE FROM events WHERE time_ns < ${cutoffNs}` },
+    { what: 'gaps', statement: sql`DELETE FROM gaps WHERE time_ns < ${cutoffNs}` },
+    {
+      what: 'segments',
+      statement: sql`DELETE FROM segments WHERE (run_id, cookie) IN (SELECT c.run_id, c.cookie FROM connections c WHERE ${stale})`,
+    },
+    {
+      what: 'connections',
+      statement: sql`DELETE FROM connections WHERE (run_id, cookie) IN (SELECT c.run_id, c.cookie FROM connections c WHERE ${stale})`,
+    },
+  ];
+}

@@ -1,0 +1,144 @@
+// The schema, as numbered migrations per back-end. A migration is applied once,
+// in its own transaction, and recorded in schema_migrations; never edit one that
+// has shipped: add the next number.
+//
+// Tables (same columns in both back-ends):
+//   runs         one per agent run (agent_id, boot_id): its integer run_id, the highest
+//                seq and the time range stored (the resume cursor). The other tables
+//                name the run by run_id, so rows and indexes do not repeat two strings.
+//   events       every StateChange, once: key (run_id, seq)
+//   connections  the derived row per (run_id, cookie), kept current at ingest
+//   segments     a connection's state segments, key (run_id, cookie, idx)
+//   gaps         losses reported by agents
+//   hosts        what the collector knows of each agent (hostname, address, strategies)
+//   leases       which collector replica ingests which agent, until when
+//   store_meta   key/value: the page-token signing key
+// Times are ns since the epoch; cookies are uint64 stored as the int64 with the same bits.
+
+/** One schema change. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const sqliteMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'runs, events, connections, segments, gaps, hosts, leases',
+    sql: `
+CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE runs (
+  run_id INTEGER PRIMARY KEY, agent_id TEXT NOT NULL, boot_id TEXT NOT NULL, last_seq INTEGER NOT NULL,
+  first_time_ns INTEGER NOT NULL, last_time_ns INTEGER NOT NULL,
+  UNIQUE (agent_id, boot_id)
+);
+CREATE TABLE events (
+  run_id INTEGER NOT NULL, seq INTEGER NOT NULL,
+  time_ns INTEGER NOT NULL, monotonic_ns INTEGER NOT NULL, cookie INTEGER NOT NULL, family INTEGER NOT NULL,
+  local_address TEXT NOT NULL, local_port INTEGER NOT NULL, remote_address TEXT NOT NULL, remote_port INTEGER NOT NULL,
+  old_state INTEGER NOT NULL, new_state INTEGER NOT NULL, side INTEGER NOT NULL, time_in_old_state_ns INTEGER,
+  pid INTEGER NOT NULL, comm TEXT NOT NULL, cgroup_id INTEGER NOT NULL, netns INTEGER NOT NULL,
+  observed_by INTEGER NOT NULL, time_uncertainty_ns INTEGER,
+  PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX events_connection ON events (run_id, cookie);
+CREATE INDEX events_time ON events (time_ns);
+CREATE TABLE connections (
+  run_id INTEGER NOT NULL, cookie INTEGER NOT NULL, family INTEGER NOT NULL,
+  local_address TEXT NOT NULL, local_port INTEGER NOT NULL, remote_address TEXT NOT NULL, remote_port INTEGER NOT NULL,
+  local_key BLOB, remote_key BLOB, side INTEGER NOT NULL, pid INTEGER NOT NULL, comm TEXT NOT NULL, netns INTEGER NOT NULL,
+  first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL, open INTEGER NOT NULL,
+  time_wait_observed_by INTEGER NOT NULL, entered_states INTEGER NOT NULL, left_states INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL, segment_count INTEGER NOT NULL,
+  PRIMARY KEY (run_id, cookie)
+);
+CREATE INDEX connections_first_seen ON connections (first_seen_ns, run_id, cookie);
+CREATE INDEX connections_last_seen ON connections (last_seen_ns, first_seen_ns, run_id, cookie);
+CREATE INDEX connections_open ON connections (first_seen_ns) WHERE open;
+CREATE INDEX connections_endpoints ON connections (local_key, local_port, remote_key, remote_port);
+CREATE TABLE segments (
+  run_id INTEGER NOT NULL, cookie INTEGER NOT NULL, idx INTEGER NOT NULL,
+  state INTEGER NOT NULL, start_ns INTEGER NOT NULL, end_ns INTEGER,
+  start_observed_by INTEGER NOT NULL, end_observed_by INTEGER NOT NULL, approximate INTEGER NOT NULL,
+  PRIMARY KEY (run_id, cookie, idx)
+) WITHOUT ROWID;
+CREATE INDEX segments_state_start ON segments (state, start_ns);
+CREATE INDEX segments_end ON segments (end_ns);
+CREATE TABLE gaps (
+  run_id INTEGER NOT NULL, reason INTEGER NOT NULL, count INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, time_ns INTEGER NOT NULL, message TEXT NOT NULL,
+  UNIQUE (run_id, reason, first_seq, last_seq, time_ns)
+);
+CREATE INDEX gaps_time ON gaps (time_ns);
+CREATE TABLE hosts (
+  agent_id TEXT PRIMARY KEY, hostname TEXT NOT NULL, address TEXT NOT NULL, boot_id TEXT NOT NULL,
+  strategies TEXT NOT NULL, updated_ns INTEGER NOT NULL
+);
+CREATE TABLE leases (agent_id TEXT PRIMARY KEY, replica_id TEXT NOT NULL, expires_ns INTEGER NOT NULL);
+`,
+  },
+];
+
+export const postgresMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'runs, events, connections, segments, gaps, hosts, leases',
+    sql: `
+CREATE TABLE store_meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE runs (
+  run_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, agent_id text NOT NULL, boot_id text NOT NULL,
+  last_seq bigint NOT NULL, first_time_ns bigint NOT NULL, last_time_ns bigint NOT NULL,
+  UNIQUE (agent_id, boot_id)
+);
+CREATE TABLE events (
+  run_id bigint NOT NULL, seq bigint NOT NULL,
+  time_ns bigint NOT NULL, monotonic_ns bigint NOT NULL, cookie bigint NOT NULL, family smallint NOT NULL,
+  local_address text NOT NULL, local_port integer NOT NULL, remote_address text NOT NULL, remote_port integer NOT NULL,
+  old_state smallint NOT NULL, new_state smallint NOT NULL, side smallint NOT NULL, time_in_old_state_ns bigint,
+  pid bigint NOT NULL, comm text NOT NULL, cgroup_id bigint NOT NULL, netns bigint NOT NULL,
+  observed_by smallint NOT NULL, time_uncertainty_ns bigint,
+  PRIMARY KEY (run_id, seq)
+);
+CREATE INDEX events_connection ON events (run_id, cookie);
+CREATE INDEX events_time ON events (time_ns);
+CREATE TABLE connections (
+  run_id bigint NOT NULL, cookie bigint NOT NULL, family smallint NOT NULL,
+  local_address text NOT NULL, local_port integer NOT NULL, remote_address text NOT NULL, remote_port integer NOT NULL,
+  local_key bytea, remote_key bytea, side smallint NOT NULL, pid bigint NOT NULL, comm text NOT NULL, netns bigint NOT NULL,
+  first_seen_ns bigint NOT NULL, last_seen_ns bigint NOT NULL, open boolean NOT NULL,
+  time_wait_observed_by smallint NOT NULL, entered_states integer NOT NULL, left_states integer NOT NULL,
+  last_seq bigint NOT NULL, segment_count integer NOT NULL,
+  PRIMARY KEY (run_id, cookie)
+);
+CREATE INDEX connections_first_seen ON connections (first_seen_ns, run_id, cookie);
+CREATE INDEX connections_last_seen ON connections (last_seen_ns, first_seen_ns, run_id, cookie);
+CREATE INDEX connections_open ON connections (first_seen_ns) WHERE open;
+CREATE INDEX connections_endpoints ON connections (local_key, local_port, remote_key, remote_port);
+CREATE TABLE segments (
+  run_id bigint NOT NULL, cookie bigint NOT NULL, idx integer NOT NULL,
+  state smallint NOT NULL, start_ns bigint NOT NULL, end_ns bigint,
+  start_observed_by smallint NOT NULL, end_observed_by smallint NOT NULL, approximate boolean NOT NULL,
+  PRIMARY KEY (run_id, cookie, idx)
+);
+CREATE INDEX segments_state_start ON segments (state, start_ns);
+CREATE INDEX segments_end ON segments (end_ns);
+CREATE TABLE gaps (
+  run_id bigint NOT NULL, reason smallint NOT NULL, count bigint NOT NULL,
+  first_seq bigint NOT NULL, last_seq bigint NOT NULL, time_ns bigint NOT NULL, message text NOT NULL,
+  UNIQUE (run_id, reason, first_seq, last_seq, time_ns)
+);
+CREATE INDEX gaps_time ON gaps (time_ns);
+CREATE TABLE hosts (
+  agent_id text PRIMARY KEY, hostname text NOT NULL, address text NOT NULL, boot_id text NOT NULL,
+  strategies text NOT NULL, updated_ns bigint NOT NULL
+);
+CREATE TABLE leases (agent_id text PRIMARY KEY, replica_id text NOT NULL, expires_ns bigint NOT NULL);
+`,
+  },
+];
+
+/** The message for a database written by a newer tcpstate. */
+export function newerSchemaMessage(where: string, found: number, known: number): string {
+  return `the store at ${where} has schema version ${found}, newer than this tcpstate understands (${known}): upgrade tcpstate or use another store`;
+}
