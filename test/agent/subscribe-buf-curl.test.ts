@@ -77,4 +77,20 @@ describe('Subscribe with buf curl', () => {
     expect(seqs).toEqual(seqs.map((_, i) => seqs[0] + i));
     expect(events.every((e) => e.agentId === 'bufcurl')).toBe(true);
   });
+
+  it('counts the same transitions on /metrics', async () => {
+    const text = await (await fetch(`http://${agent.httpAddress}/metrics`)).text();
+    for (const [from, to] of [
+      ['CLOSE', 'SYN_SENT'],
+      ['SYN_SENT', 'ESTABLISHED'],
+      ['LISTEN', 'SYN_RECV'],
+      ['LAST_ACK', 'CLOSE'],
+    ]) {
+      expect(text).toContain(`tcpstate_events_captured_total{old_state="${from}",new_state="${to}"} 1\n`);
+    }
+    expect(text).toContain('tcpstate_events_dropped_total{reason="kernel"} 0\n');
+    expect(text).toContain('tcpstate_events_dropped_total{reason="slow_subscriber"} 0\n');
+    expect(text).toMatch(/^tcpstate_subscribers 0$/m);
+    expect(text).toMatch(/^tcpstate_last_seq 10$/m);
+  });
 });
