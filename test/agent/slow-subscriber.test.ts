@@ -19,7 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await agent?.stop();
-  nginx?.stop();
+  await nginx?.stop();
   net?.destroy();
 });
 

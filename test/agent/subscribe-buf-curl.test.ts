@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await agent?.stop();
-  nginx?.stop();
+  await nginx?.stop();
   net?.destroy();
 });
 

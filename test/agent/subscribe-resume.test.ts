@@ -32,7 +32,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   await small?.stop();
-  nginx?.stop();
+  await nginx?.stop();
   net?.destroy();
 });
 

@@ -1,10 +1,8 @@
-// Two network-namespace "hosts" joined by a veth pair, for kernel tests:
-// a server host running nginx and a client host running curl/python, with
-// 10.x IPv4 and fd00:: IPv6 addresses that exist only inside them.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Two network-namespace "hosts" for kernel tests: a server host running nginx
+// and a client host running curl/python, with 10.x IPv4 and fd00:: IPv6
+// addresses that exist only inside them. Built on libs/testbed's network.
+import { execFileSync } from 'node:child_process';
+import { createNetwork, type NetnsHost } from '@tcpstate/testbed';
 
 export function run(cmd: string, args: string[], options: { allowFail?: boolean } = {}): string {
   try {
@@ -23,6 +21,8 @@ export function requireRoot(): void {
 }
 
 export interface HostPair {
+  serverHost: NetnsHost;
+  clientHost: NetnsHost;
   server: string; // namespace names
   client: string;
   serverV4: string;
@@ -36,98 +36,22 @@ export interface HostPair {
   remove(): void;
 }
 
-/** Creates `${prefix}s` and `${prefix}c` namespaces on 10.`subnet`.0.0/24 and fd00:`subnet`::/64. */
-export function createHostPair(prefix: string, subnet: number): HostPair {
-  const server = `${prefix}s`;
-  const client = `${prefix}c`;
-  const pair: HostPair = {
-    server,
-    client,
-    serverV4: `10.${subnet}.0.1`,
-    clientV4: `10.${subnet}.0.2`,
-    serverV6: `fd00:${subnet}::1`,
-    clientV6: `fd00:${subnet}::2`,
-    serverNetns: 0,
-    clientNetns: 0,
-    exec: (ns, cmd, args, options) => run('ip', ['netns', 'exec', ns, cmd, ...args], options),
-    remove: () => {
-      run('ip', ['netns', 'del', server], { allowFail: true });
-      run('ip', ['netns', 'del', client], { allowFail: true });
-    },
-  };
-  pair.remove(); // leftovers of an interrupted run
-  try {
-    run('ip', ['netns', 'add', server]);
-    run('ip', ['netns', 'add', client]);
-    run('ip', ['link', 'add', `${prefix}v0`, 'netns', server, 'type', 'veth', 'peer', 'name', `${prefix}v1`, 'netns', client]);
-    for (const [ns, dev, v4, v6] of [
-      [server, `${prefix}v0`, pair.serverV4, pair.serverV6],
-      [client, `${prefix}v1`, pair.clientV4, pair.clientV6],
-    ]) {
-      pair.exec(ns, 'ip', ['link', 'set', 'lo', 'up']);
-      pair.exec(ns, 'ip', ['addr', 'add', `${v4}/24`, 'dev', dev]);
-      pair.exec(ns, 'ip', ['-6', 'addr', 'add', `${v6}/64`, 'dev', dev, 'nodad']);
-      pair.exec(ns, 'ip', ['link', 'set', dev, 'up']);
-    }
-    pair.serverNetns = statSync(`/run/netns/${server}`).ino;
-    pair.clientNetns = statSync(`/run/netns/${client}`).ino;
-  } catch (error) {
-    pair.remove();
-    throw error;
-  }
-  return pair;
-}
-
-export interface Nginx {
-  stop(): Promise<void>;
-}
-
-/**
- * Starts nginx in the server namespace with its own prefix in a temp dir.
- * `servers` are nginx `server { ... }` bodies.
- */
-export async function startNginx(pair: HostPair, servers: string[], readyPorts: number[]): Promise<Nginx> {
-  const dir = mkdtempSync(join(tmpdir(), 'tcpstate-nginx-'));
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(
-    conf,
-    `worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 256; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-${servers.map((s) => `  server { ${s} }`).join('\n')}
-}
-`,
-  );
-  const child: ChildProcess = spawn('ip', ['netns', 'exec', pair.server, 'nginx', '-p', dir, '-c', conf, '-g', 'daemon off;'], {
-    stdio: 'ignore',
-  });
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const listening = pair.exec(pair.server, 'ss', ['-Hltn'], { allowFail: true });
-    if (readyPorts.every((p) => new RegExp(`:${p}\\s`).test(listening))) break;
-    if (Date.now() > deadline || child.exitCode !== null) {
-      child.kill('SIGKILL');
-      throw new Error(`nginx did not start in ${pair.server}: ${run('cat', [join(dir, 'error.log')], { allowFail: true })}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+/** A server host (10.`subnet`.0.1, fd00:`subnet`::1) and a client host (.2, ::2). */
+export function createHostPair(tag: string, subnet: number): HostPair {
+  const net = createNetwork(tag, subnet, 2);
+  const [serverHost, clientHost] = net.hosts;
   return {
-    stop: async () => {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
-        if (child.exitCode === null) child.kill('SIGKILL');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
+    serverHost,
+    clientHost,
+    server: serverHost.name,
+    client: clientHost.name,
+    serverV4: serverHost.ipv4,
+    clientV4: clientHost.ipv4,
+    serverV6: serverHost.ipv6,
+    clientV6: clientHost.ipv6,
+    serverNetns: serverHost.inode,
+    clientNetns: clientHost.inode,
+    exec: (ns, cmd, args, options) => run('ip', ['netns', 'exec', ns, cmd, ...args], options),
+    remove: () => net.destroy(),
   };
 }

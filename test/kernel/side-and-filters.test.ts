@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { KernelCapture, KernelCaptureError } from '@tcpstate/kernel';
 
 import { EventLog } from './event-log.js';
-import { createHostPair, requireRoot, startNginx, type HostPair, type Nginx } from './netns-hosts.js';
+import { type Nginx, startNginx } from '@tcpstate/testbed';
+import { createHostPair, requireRoot, type HostPair } from './netns-hosts.js';
 
 const CLIENT_PY = fileURLToPath(new URL('./tcp-client.py', import.meta.url));
 
@@ -37,14 +38,10 @@ let release8082: () => Promise<unknown>;
 beforeAll(async () => {
   requireRoot();
   pair = createHostPair('tsf', 202);
-  nginx = await startNginx(
-    pair,
-    [
-      `listen ${pair.serverV4}:80; keepalive_timeout 60; location / { return 200 "ok\\n"; }`,
-      `listen 8082; keepalive_timeout 60; location / { return 200 "ok\\n"; }`,
-    ],
-    [80, 8082],
-  );
+  nginx = await startNginx(pair.serverHost, [
+    { listen: [`${pair.serverV4}:80`], keepaliveTimeout: 60 },
+    { listen: ['8082'], keepaliveTimeout: 60 },
+  ]);
   // Both connections exist before any capture starts.
   release80 = await hold(80, 42001);
   release8082 = await hold(8082, 42002);

@@ -9,7 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { KernelCapture } from '@tcpstate/kernel';
 
 import { EventLog } from './event-log.js';
-import { createHostPair, requireRoot, startNginx, type HostPair, type Nginx } from './netns-hosts.js';
+import { type Nginx, startNginx } from '@tcpstate/testbed';
+import { createHostPair, requireRoot, type HostPair } from './netns-hosts.js';
 
 const CLIENT_PY = fileURLToPath(new URL('./tcp-client.py', import.meta.url));
 const SWEEP_MS = 200;
@@ -28,14 +29,10 @@ beforeAll(async () => {
     log.onEvents,
   );
   // Started after the capture: its listeners are known, so accepted connections carry nginx's pid.
-  nginx = await startNginx(
-    pair,
-    [
-      `listen ${pair.serverV4}:80; listen [${pair.serverV6}]:80; keepalive_timeout 60; location / { return 200 "ok\\n"; }`,
-      `listen 81; keepalive_timeout 0; location / { return 200 "ok\\n"; }`,
-    ],
-    [80, 81],
-  );
+  nginx = await startNginx(pair.serverHost, [
+    { listen: [`${pair.serverV4}:80`, `[${pair.serverV6}]:80`], keepaliveTimeout: 60 },
+    { listen: ['81'], keepaliveTimeout: 0 },
+  ]);
 });
 
 afterAll(async () => {

@@ -1,12 +1,14 @@
-// nginx as the seed's server, inside a namespace host, with its own config in
-// a temp dir (never the machine's nginx service).
+// nginx as the seed's server, inside a namespace host, with its own config and
+// prefix in a temp dir (never the machine's nginx service).
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NetnsHost } from './netns.js';
 
 export interface Nginx {
-  stop(): void;
+  /** Stops nginx (SIGTERM, then SIGKILL after 3 s) and removes its directory. */
+  stop(): Promise<void>;
 }
 
 /** One nginx server block: where it listens and whether it closes first. */
@@ -17,7 +19,9 @@ export interface NginxServer {
   keepaliveTimeout?: number;
 }
 
-/** Starts nginx in `host` with the given server blocks. */
+const portOf = (listen: string) => Number(/(\d+)$/.exec(listen)![1]);
+
+/** Starts nginx in the foreground in `host` and waits until every server's port listens. */
 export async function startNginx(host: NetnsHost, servers: NginxServer[]): Promise<Nginx> {
   const dir = mkdtempSync(join(tmpdir(), 'tcpstate-nginx-'));
   const conf = join(dir, 'nginx.conf');
@@ -32,8 +36,8 @@ ${srv.listen.map((l) => `    listen ${l};`).join('\n')}
     conf,
     `worker_processes 1;
 pid ${dir}/nginx.pid;
-error_log ${dir}/error.log;
-events { worker_connections 256; }
+error_log ${dir}/error.log warn;
+events { worker_connections 1024; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;
@@ -45,23 +49,37 @@ ${blocks.join('\n')}
 }
 `,
   );
-  host.exec('nginx', ['-c', conf]);
-  // The daemon writes its pid file just after the starting process returns.
-  let pid = 0;
-  for (let i = 0; i < 100 && !pid; i++) {
+  const child: ChildProcess = host.spawn('nginx', ['-p', dir, '-c', conf, '-g', 'daemon off;']);
+  const ports = servers.flatMap((s) => s.listen.map(portOf));
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    let listening = '';
     try {
-      pid = Number(readFileSync(join(dir, 'nginx.pid'), 'utf8'));
+      listening = host.exec('ss', ['-Hltn']);
     } catch {
-      await new Promise((r) => setTimeout(r, 20));
+      // ss failed: try again until the deadline
     }
-  }
-  if (!pid) throw new Error(`nginx did not start in ${host.name}: ${readFileSync(join(dir, 'error.log'), 'utf8')}`);
-  return {
-    stop() {
+    if (ports.every((p) => new RegExp(`:${p}\\s`).test(listening))) break;
+    if (Date.now() > deadline || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      let log = '';
       try {
-        process.kill(pid, 'SIGQUIT');
+        log = readFileSync(join(dir, 'error.log'), 'utf8');
       } catch {
-        // nginx already exited
+        log = '(no error log)';
+      }
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`nginx did not start in ${host.name}: ${log}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
       rmSync(dir, { recursive: true, force: true });
     },
