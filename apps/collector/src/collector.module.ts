@@ -1,18 +1,52 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { RpcModule } from '@tcpstate/rpc';
+import { type EventStore, openStore } from '@tcpstate/store';
 import type { CollectorOptions } from './collector-options.js';
+import { CollectorMetrics } from './collector-metrics.js';
 import { CollectorServiceImpl } from './collector.service.js';
+import { AgentFleet } from './ingest/agent-fleet.js';
+import { RetentionService } from './retention.js';
+import { COLLECTOR_OPTIONS, EVENT_STORE } from './tokens.js';
+import { LiveFeed } from './watch/live-feed.js';
 
-export const COLLECTOR_OPTIONS = Symbol('CollectorOptions');
+/** Closes the store last: after the RPC server (onModuleDestroy) and ingest (beforeApplicationShutdown) have stopped. */
+@Injectable()
+class StoreCloser implements OnApplicationShutdown {
+  constructor(@Inject(EVENT_STORE) private readonly store: EventStore) {}
 
-/** The collector: agent subscriptions, storage and CollectorService, served by RpcModule. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.store.close();
+  }
+}
+
+/**
+ * The collector: agent subscriptions -> store -> CollectorService, served by
+ * RpcModule. Shutdown order: the RPC server stops serving (onModuleDestroy),
+ * ingest stores what it received and releases its leases
+ * (beforeApplicationShutdown), then the store closes (onApplicationShutdown).
+ */
 @Module({})
 export class CollectorModule {
   static forRoot(options: CollectorOptions): DynamicModule {
     return {
       module: CollectorModule,
-      imports: [RpcModule.forRoot({ grpcListen: options.grpcListen, httpListen: options.httpListen })],
-      providers: [{ provide: COLLECTOR_OPTIONS, useValue: options }, CollectorServiceImpl],
+      imports: [
+        RpcModule.forRoot({
+          grpcListen: options.grpcListen,
+          httpListen: options.httpListen,
+          tls: options.tlsCert && options.tlsKey ? { cert: options.tlsCert, key: options.tlsKey, clientCa: options.tlsClientCa } : undefined,
+        }),
+      ],
+      providers: [
+        { provide: COLLECTOR_OPTIONS, useValue: options },
+        { provide: EVENT_STORE, useFactory: () => openStore(options.store) },
+        StoreCloser,
+        LiveFeed,
+        AgentFleet,
+        RetentionService,
+        CollectorMetrics,
+        CollectorServiceImpl,
+      ],
     };
   }
 }

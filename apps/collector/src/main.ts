@@ -2,8 +2,8 @@
 // and turns every start-up failure into one line and a non-zero exit.
 import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
-import { helpText, parseOptions, runProgram } from '@tcpstate/config';
-import { type CollectorOptions, collectorOptionSpecs } from './collector-options.js';
+import { helpText, OptionsError, parseOptions, runProgram } from '@tcpstate/config';
+import { type CollectorOptions, checkCollectorOptions, collectorOptionSpecs } from './collector-options.js';
 import { CollectorModule } from './collector.module.js';
 
 runProgram('tcpstate-collector', async (argv) => {
@@ -12,7 +12,10 @@ runProgram('tcpstate-collector', async (argv) => {
     console.log(helpText('tcpstate-collector [options]', 'Subscribes to tcpstate agents, stores their events and serves timeline queries (tcpstate.v1.CollectorService).', collectorOptionSpecs));
     return;
   }
-  const app = await NestFactory.createApplicationContext(CollectorModule.forRoot(values as unknown as CollectorOptions), {
+  const options = values as unknown as CollectorOptions;
+  const problems = checkCollectorOptions(options);
+  if (problems.length > 0) throw new OptionsError(problems);
+  const app = await NestFactory.createApplicationContext(CollectorModule.forRoot(options), {
     logger: ['error', 'warn', 'log'],
     abortOnError: false,
   });

@@ -391,6 +391,13 @@ export class PostgresStore implements EventStore {
         throw this.translate(error);
       }
       let broken: Error | undefined;
+      // A checked-out client has no error listener of the pool's: without this
+      // one, the server dropping the connection mid-transaction (a restart)
+      // would be an unhandled 'error' event and end the process.
+      const onError = (error: Error) => {
+        broken = error;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(client);
@@ -404,6 +411,7 @@ export class PostgresStore implements EventStore {
         if ((code === '40P01' || code === '40001') && attempt < 5) continue;
         throw this.translate(error);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     }

@@ -1,0 +1,60 @@
+// The collector's gRPC connection to one agent: Connect's HTTP/2 transport
+// with keepalive PINGs, so that a cut link is noticed within seconds rather
+// than when TCP gives up, and TLS/mTLS when configured.
+import { readFileSync } from 'node:fs';
+import { type Client, createClient } from '@connectrpc/connect';
+import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { AgentService } from '@tcpstate/proto';
+
+/** TLS towards agents: the CA that signed their certificates, and our client certificate for mTLS. */
+export interface AgentTls {
+  ca: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/** Reads --agent-ca/--agent-cert/--agent-key; undefined when TLS is not configured. */
+export function loadAgentTls(files: { agentCa?: string; agentCert?: string; agentKey?: string }): AgentTls | undefined {
+  if (!files.agentCa) return undefined;
+  const read = (path: string, what: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new Error(`cannot read the ${what} file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+    }
+  };
+  return {
+    ca: read(files.agentCa, 'agent CA'),
+    cert: files.agentCert ? read(files.agentCert, 'agent client certificate') : undefined,
+    key: files.agentKey ? read(files.agentKey, 'agent client key') : undefined,
+  };
+}
+
+/** A connection (TCP and TLS) not up within this time counts as failed. */
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/** An AgentService client over its own HTTP/2 connection, closed with close(). */
+export class AgentConnection {
+  readonly client: Client<typeof AgentService>;
+  private readonly session: Http2SessionManager;
+
+  /**
+   * @param address HOST:PORT as dialled ("10.0.0.1:4270", "[fd00::1]:4270").
+   * @param serverName the name the agent's certificate is checked against (a DNS name the address came from).
+   * @param keepaliveMs a PING after this long without data; unanswered as long, the connection is dead.
+   */
+  constructor(address: string, tls: AgentTls | undefined, serverName: string | undefined, keepaliveMs: number) {
+    const baseUrl = `${tls ? 'https' : 'http'}://${address}`;
+    this.session = new Http2SessionManager(
+      baseUrl,
+      { pingIntervalMs: keepaliveMs, pingTimeoutMs: keepaliveMs, connectTimeoutMs: CONNECT_TIMEOUT_MS },
+      tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(serverName ? { servername: serverName } : {}) } : {},
+    );
+    this.client = createClient(AgentService, createGrpcTransport({ baseUrl, sessionManager: this.session }));
+  }
+
+  /** Closes the connection and every stream on it. */
+  close(): void {
+    this.session.abort();
+  }
+}
