@@ -33,6 +33,7 @@ declare -A need=(
   [python3-protobuf]=/usr/lib/python3/dist-packages/google/protobuf/__init__.py
   [postgresql]=/usr/lib/postgresql/15/bin/postgres
   [openssl]=/usr/bin/openssl
+  [librsvg2-bin]=/usr/bin/rsvg-convert
   [qemu-system-x86]=/usr/bin/qemu-system-x86_64
   [busybox-static]=/bin/busybox
   [zstd]=/usr/bin/zstd

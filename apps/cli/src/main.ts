@@ -1,10 +1,13 @@
 // tcpstate: the command line. `tcpstate COMMAND [options]`.
-import { helpText, parseOptions, runProgram } from '@tcpstate/config';
-import { ConnectError } from '@connectrpc/connect';
-import type { Command } from './commands.js';
+import { Code, ConnectError } from '@connectrpc/connect';
+import { formatListen, helpText, type ListenAddress, OptionsError, parseOptions, runProgram } from '@tcpstate/config';
+import type { Command, CommandContext } from './commands.js';
+import { plotCommand } from './plot.command.js';
 import { statusCommand } from './status.command.js';
+import { timelineCommand } from './timeline.command.js';
+import { watchCommand } from './watch.command.js';
 
-const commands: Command[] = [statusCommand];
+const commands: Command[] = [watchCommand, timelineCommand, plotCommand, statusCommand];
 
 function usage(): string {
   const width = Math.max(...commands.map((c) => c.name.length)) + 2;
@@ -18,6 +21,27 @@ function usage(): string {
   ].join('\n');
 }
 
+function commandHelp(command: Command): string {
+  return helpText(`tcpstate ${command.name} ${command.usage ?? '[options]'}`, command.summary, command.options);
+}
+
+/** Bad flags: the problem in one line (each, when several), then the command's help; exit 2. */
+function badFlags(command: Command, problems: string[]): never {
+  for (const problem of problems) console.error(`tcpstate ${command.name}: ${problem}`);
+  console.error(`\n${commandHelp(command)}`);
+  process.exit(2);
+}
+
+/** A failed call as one sentence: what could not be done, where, and the gRPC code. */
+function describeRpcError(command: Command, values: Record<string, unknown>, err: ConnectError): string {
+  const address = (values.agent ?? values.collector) as ListenAddress | undefined;
+  const what = values.agent ? 'the agent' : 'the collector';
+  const where = address ? ` at ${formatListen(address)}` : '';
+  if (err.code === Code.Unavailable) return `${command.name}: cannot reach ${what}${where}: ${err.rawMessage}`;
+  if (err.code === Code.Unimplemented) return `${command.name}: ${what}${where} does not implement this call (${err.rawMessage})`;
+  return `${command.name}: ${err.rawMessage} (${codeName(err.code)})`;
+}
+
 runProgram('tcpstate', async (argv) => {
   const [name, ...rest] = argv;
   if (!name || name === '-h' || name === '--help' || name === 'help') {
@@ -29,15 +53,45 @@ runProgram('tcpstate', async (argv) => {
     console.error(`tcpstate: unknown command "${name}"\n\n${usage()}`);
     process.exit(2);
   }
-  const { values, help } = parseOptions(command.options, rest);
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(command.options, rest);
+  } catch (err) {
+    if (err instanceof OptionsError) badFlags(command, err.problems);
+    throw err;
+  }
+  const { values, help, positionals } = parsed;
   if (help) {
-    console.log(helpText(`tcpstate ${command.name} [options]`, command.summary, command.options));
+    console.log(commandHelp(command));
     return;
   }
+  if (positionals.length > 0) badFlags(command, [`unexpected argument "${positionals[0]}"`]);
+
+  // Ctrl-C (and SIGTERM) cancel the command's calls; runProgram exits 0 once it returns.
+  const abort = new AbortController();
+  process.once('SIGINT', () => abort.abort());
+  process.once('SIGTERM', () => abort.abort());
+  // A reader that goes away (tcpstate watch | head) is a normal end.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+  const context: CommandContext = {
+    out: (line) => console.log(line),
+    err: (line) => console.error(line),
+    signal: abort.signal,
+    color: process.stdout.isTTY === true && !process.env.NO_COLOR,
+    stderrIsTty: process.stderr.isTTY === true,
+  };
   try {
-    await command.run(values, (line) => console.log(line));
+    await command.run(values, context);
   } catch (err) {
-    if (err instanceof ConnectError) throw new Error(`${command.name}: ${err.rawMessage} (${codeName(err.code)})`);
+    if (err instanceof OptionsError) badFlags(command, err.problems);
+    if (err instanceof ConnectError) {
+      if (abort.signal.aborted && err.code === Code.Canceled) return;
+      throw new Error(describeRpcError(command, values, err));
+    }
+    if (err instanceof Error && !(err instanceof TypeError) && !(err instanceof RangeError)) throw new Error(`${command.name}: ${err.message}`);
     throw err;
   }
 });

@@ -10,7 +10,7 @@ export const statusCommand: Command = {
   name: 'status',
   summary: 'Show an agent: host, kernel, capture strategies, counters',
   options: [{ ...agentOption, default: { host: '127.0.0.1', port: 4270 } }],
-  async run(values, out) {
+  async run(values, { out }) {
     const address = values.agent as ListenAddress;
     const transport = createGrpcTransport({ baseUrl: `http://${formatListen(address)}` });
     const client = createClient(AgentService, transport);
