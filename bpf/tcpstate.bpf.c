@@ -87,6 +87,20 @@ struct {
 	__type(value, struct listener_proc);
 } listeners SEC(".maps");
 
+/*
+ * Older kernels (seen on 6.1 and 6.12) report a listener's child LISTEN -> SYN_RECV
+ * from inet_csk_clone_lock() before the child has its peer, its ports and its own
+ * cookie: at that moment it still carries the listener's. The step is kept here,
+ * keyed by the child's address, and reported under the child's own identity at
+ * its next transition. Newer kernels (6.18) report it after, and skip this.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64); /* ktime of the LISTEN -> SYN_RECV step */
+} pending_children SEC(".maps");
+
 /* Configured server endpoints (filter and side); written by the loader. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -404,8 +418,23 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 
 	__u64 now = bpf_ktime_get_ns();
+	__u64 sk_key = (__u64)sk;
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && !BPF_CORE_READ(sk, __sk_common.skc_dport)) {
+		bpf_map_update_elem(&pending_children, &sk_key, &now, BPF_ANY);
+		return 0;
+	}
+	__u64 deferred_ns = 0;
+	if (oldstate == TCP_SYN_RECV) {
+		__u64 *pending = bpf_map_lookup_elem(&pending_children, &sk_key);
+		if (pending) {
+			deferred_ns = *pending;
+			bpf_map_delete_elem(&pending_children, &sk_key);
+		}
+	}
 	__u64 cookie = bpf_get_socket_cookie((void *)sk);
 	struct conn *known = bpf_map_lookup_elem(&conns, &cookie);
+	if (known)
+		deferred_ns = 0;
 	struct conn c = {};
 	if (known) {
 		c = *known;
@@ -427,7 +456,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	}
 
 	if (c.side == TCPSTATE_SIDE_UNKNOWN) {
-		c.side = side_from_history(oldstate, newstate);
+		c.side = deferred_ns ? TCPSTATE_SIDE_SERVER : side_from_history(oldstate, newstate);
 		if (c.side == TCPSTATE_SIDE_UNKNOWN) {
 			c.side = side_from_endpoints(&c);
 			if (c.side != TCPSTATE_SIDE_UNKNOWN)
@@ -438,7 +467,7 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 	/* Process context: connect() and listen() run in the owning process; children inherit the listener's. */
 	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
 		set_process_from_current(&c);
-	} else if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+	} else if ((oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) || deferred_ns) {
 		struct listener_key lk = { .netns = c.netns, .port = c.local_port };
 		struct listener_proc *l = bpf_map_lookup_elem(&listeners, &lk);
 		if (l) {
@@ -455,6 +484,12 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		struct listener_proc l = { .pid = c.pid };
 		__builtin_memcpy(l.comm, c.comm, TCPSTATE_COMM_LEN);
 		bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY);
+	}
+
+	if (deferred_ns) {
+		emit(&c, cookie, TCP_LISTEN, TCP_SYN_RECV, TCPSTATE_OBS_TRACEPOINT, 0, deferred_ns, 0);
+		c.state_since_ns = deferred_ns;
+		c.state = TCP_SYN_RECV;
 	}
 
 	if (newstate == TCP_CLOSE) {
