@@ -389,6 +389,17 @@ Napi::Value NativeCapture::Drops(const Napi::CallbackInfo& info) {
       if (bpf_map_lookup_elem(drops_fd_, &zero, values.data()) == 0)
         for (uint64_t v : values) total += v;
     }
+    // A tracing program that fires while another BPF program runs on the same
+    // CPU is skipped by the kernel (recursion_misses): that transition is lost
+    // too, so it counts as a kernel drop and reaches subscribers as a gap.
+    bpf_program* prog;
+    bpf_object__for_each_program(prog, object_) {
+      int fd = bpf_program__fd(prog);
+      if (fd < 0) continue;
+      bpf_prog_info prog_info = {};
+      uint32_t len = sizeof(prog_info);
+      if (bpf_obj_get_info_by_fd(fd, &prog_info, &len) == 0) total += prog_info.recursion_misses;
+    }
   }
   return Napi::BigInt::New(info.Env(), total);
 }

@@ -268,7 +268,7 @@ export class KernelCapture {
     return new KernelCapture(opened, strategy, [state, ...reports]);
   }
 
-  /** Records lost so far because the ring buffer was full. */
+  /** Transitions lost in the kernel so far: ring buffer full, or a program run skipped (recursion_misses). */
   kernelDrops(): bigint {
     return this.closed ? 0n : this.native.drops();
   }

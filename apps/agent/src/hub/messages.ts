@@ -64,13 +64,13 @@ export function slowSubscriberGap(
   });
 }
 
-/** Records the kernel dropped because its ring buffer was full: they never had a seq. */
+/** Transitions the kernel lost (ring buffer full, or a skipped program run): they never had a seq. */
 export function kernelGap(identity: AgentIdentity, count: number, time: Date): SubscribeResponse {
   return gapResponse(identity, {
     reason: GapReason.KERNEL,
     count,
     time,
-    message: `The kernel ring buffer was full: ${plural(count, 'transition')} were lost before the agent read them.`,
+    message: `The kernel lost ${plural(count, 'transition')} before the agent read them (ring buffer full, or a BPF program skipped by the kernel while another ran on the same CPU).`,
   });
 }
 
