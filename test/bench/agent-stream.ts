@@ -1,0 +1,300 @@
+// Subscribe delivery under load: events per second the agent delivers to one
+// unfiltered subscriber (a collector) and to many filtered ones (people each
+// following one service), kernel time to client receipt, the agent's CPU and
+// memory, and loss, against the kernel's own count in the same run.
+//
+//   scripts/node24 node test/bench/agent-stream.ts [--seconds 10] [--rounds 1] [--concurrency 16]
+//       [--moderate-rate 500] [--filtered 50] [--profile DIR] [--json FILE]
+//
+// Needs root, the built agent and testbed (npx nx run-many -t build), bpftrace.
+// Each run: fresh namespace, nginx on --filtered ports (18100...), the
+// project's connect + close loop spread round robin over those ports
+// (multi-port-loadgen.ts), the agent (--netns of the run), bpftrace counting
+// the namespace's transitions by pair, and one of these subscriber sets,
+// all grpc-js streams in ONE other process (subscriber-process.ts), each on
+// its own HTTP/2 connection, the agent's default queue (10 000 events):
+//   none       nobody subscribed: the agent's cost without delivery
+//   1          one stream, no filter: every event (a collector)
+//   N filtered N streams, stream k following server endpoint 127.0.0.1:(18100+k):
+//              together every event once
+// at the highest rate the machine sustains and at --moderate-rate conn/s,
+// in rotating order. --profile DIR writes V8 CPU profiles of the agent.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import {
+  type BenchAgent,
+  CpuWindow,
+  type KernelCounter,
+  machineDescription,
+  makeBenchNetwork,
+  memoryMiB,
+  profileCpu,
+  reconcile,
+  requireRoot,
+  runMultiPortLoadgen,
+  sleep,
+  startAgent,
+  startKernelCounter,
+  startSubscribers,
+  type SubscriberProcess,
+  table,
+  // @ts-expect-error TS5097: Node strips types and needs the real file name; test/tsconfig.json lacks allowImportingTsExtensions.
+} from './harness.ts';
+
+const { values: flags } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '1' },
+    concurrency: { type: 'string', default: '16' },
+    'moderate-rate': { type: 'string', default: '500' },
+    filtered: { type: 'string', default: '50' },
+    sets: { type: 'string', default: 'none,1,filtered' },
+    rates: { type: 'string', default: 'max,moderate' },
+    profile: { type: 'string' },
+    json: { type: 'string' },
+  },
+});
+const SECONDS = Number(flags.seconds);
+const ROUNDS = Number(flags.rounds);
+const CONCURRENCY = Number(flags.concurrency);
+const MODERATE_RATE = Number(flags['moderate-rate']);
+const FILTERED = Number(flags.filtered);
+const FIRST_PORT = 18100;
+const LAST_PORT = FIRST_PORT + FILTERED - 1;
+type Subscribers = 'none' | '1' | 'filtered';
+const SUBSCRIBER_SETS = flags.sets.split(',') as Subscribers[];
+const RATES = flags.rates.split(',').map((r) => (r === 'max' ? r : r === 'moderate' ? MODERATE_RATE : Number(r)));
+if (
+  !(SECONDS >= 1) ||
+  !(ROUNDS >= 1) ||
+  !(CONCURRENCY >= 1) ||
+  !(MODERATE_RATE >= 1) ||
+  !(FILTERED >= 2 && FILTERED <= 500) ||
+  SUBSCRIBER_SETS.some((s) => !['none', '1', 'filtered'].includes(s)) ||
+  RATES.some((r) => r !== 'max' && !(r >= 1 && Number.isInteger(r)))
+) {
+  console.error(
+    'usage: agent-stream.ts [--seconds S>=1] [--rounds N>=1] [--concurrency C] [--moderate-rate R] [--filtered 2..500] ' +
+      '[--sets none,1,filtered] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
+  );
+  process.exit(2);
+}
+
+const label = (s: Subscribers) => (s === 'filtered' ? `${FILTERED} filtered` : s);
+
+/** The SubscribeRequest of each stream of a set. */
+function requestsFor(set: Subscribers): object[] {
+  if (set === 'none') return [];
+  if (set === '1') return [{}];
+  return Array.from({ length: FILTERED }, (_, k) => ({ include: [{ serverEndpoint: [`127.0.0.1:${FIRST_PORT + k}`] }] }));
+}
+
+interface Run {
+  subscribers: Subscribers;
+  rate: 'max' | number;
+  round: number;
+  connPerSecond: number;
+  machineBusyPercent: number;
+  /** Records the agent received per second during the load. */
+  capturedPerSecond: number;
+  /** Events that reached the subscriber process per second during the load. */
+  deliveredPerSecond: number;
+  agentCpuPercent: number;
+  agentRssMiB: number;
+  agentPeakRssMiB: number;
+  subscriberCpuPercent: number;
+  kernelFired: number;
+  agentRecords: number;
+  /** Kernel firings without an agent record (see reconcile). */
+  missingInAgent: number;
+  kernelDrops: number;
+  /** After the drain: events received, and events the streams' SLOW_SUBSCRIBER gaps said were lost. */
+  delivered: number;
+  lostWithGap: number;
+  /** Agent records neither delivered nor reported lost: must be 0. */
+  lostSilently: number;
+  /** Records lost in the kernel (ring buffer full) that a KERNEL gap announced, per stream (every stream hears of all). */
+  kernelGapPerStream: number;
+  /** Pairs where the kernel's firings and the exact-time events delivered differ. */
+  differing: string[];
+  latencyMs?: { count: number; p50: number; p99: number; max: number };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+async function cleanUp(): Promise<void> {
+  while (cleanups.length > 0) {
+    try {
+      await cleanups.pop()!();
+    } catch (err) {
+      console.error(`cleanup: ${(err as Error).message}`);
+    }
+  }
+}
+process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
+
+async function measure(set: Subscribers, rate: Run['rate'], round: number): Promise<Run> {
+  const ports = Array.from({ length: FILTERED }, (_, k) => FIRST_PORT + k);
+  const net = await makeBenchNetwork('lo', 'bas', 213, ports);
+  cleanups.push(() => net.destroy());
+  try {
+    const agent: BenchAgent = await startAgent(net.netns, { inspect: flags.profile !== undefined });
+    cleanups.push(() => agent.stop());
+    const counter: KernelCounter = await startKernelCounter({ netns: net.netns });
+    cleanups.push(async () => void (await counter.stop()));
+    let subscribers: SubscriberProcess | undefined;
+    if (set !== 'none') {
+      subscribers = await startSubscribers(agent, requestsFor(set));
+      cleanups.push(() => subscribers!.close());
+    }
+    await sleep(1000);
+
+    const capturedBefore = Number((await agent.status()).eventsCaptured);
+    const deliveredBefore = subscribers ? (await subscribers.counts()).events : 0;
+    const stopProfile = flags.profile ? await profileCpu(agent) : undefined;
+    const cpu = new CpuWindow([agent.pid, subscribers?.pid ?? process.pid]);
+    const load = await runMultiPortLoadgen(net.client, net.target, { first: FIRST_PORT, last: LAST_PORT }, {
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+      rate: rate === 'max' ? undefined : rate,
+    });
+    const used = cpu.end();
+    await stopProfile?.(join(flags.profile ?? '.', `agent-stream-${set}-${rate}-${round}.cpuprofile`));
+    const memory = memoryMiB(agent.pid);
+    const capturedAfter = Number((await agent.status()).eventsCaptured);
+    const deliveredAfter = subscribers ? (await subscribers.counts()).events : 0;
+
+    // Drain: the last closes, the agent, the subscribers; then the kernel's count.
+    await sleep(500);
+    await agent.settledEventsCaptured();
+    const report = await subscribers?.settledReport();
+    const kernel = await counter.stop();
+    const status = await agent.status();
+    const agentSide = reconcile(kernel.all, await agent.transitionCounts());
+    const delivered = report ? report.streams.reduce((sum, s) => sum + s.events, 0) : 0;
+    const lostWithGap = report ? report.streams.reduce((sum, s) => sum + s.lostEvents, 0) : 0;
+    const pairs = new Set([...kernel.all.pairs.keys(), ...Object.keys(report?.kernelPairs ?? {})]);
+    return {
+      subscribers: set,
+      rate,
+      round,
+      connPerSecond: load.rate,
+      machineBusyPercent: used.machineBusy,
+      capturedPerSecond: (capturedAfter - capturedBefore) / load.seconds,
+      deliveredPerSecond: (deliveredAfter - deliveredBefore) / load.seconds,
+      agentCpuPercent: used.processes[0],
+      agentRssMiB: memory.rss,
+      agentPeakRssMiB: memory.peak,
+      subscriberCpuPercent: subscribers ? used.processes[1] : NaN,
+      kernelFired: kernel.all.total,
+      agentRecords: agentSide.agentCaptured,
+      missingInAgent: agentSide.missing,
+      kernelDrops: Number(status.kernelDrops),
+      delivered,
+      lostWithGap,
+      // Records lost in the kernel never became agent records: they are not in eventsCaptured.
+      lostSilently: report ? Number(status.eventsCaptured) - delivered - lostWithGap : 0,
+      kernelGapPerStream: report ? Math.max(...report.streams.map((s) => s.kernelLostEvents)) : 0,
+      differing: report
+        ? [...pairs]
+            .filter((p) => (kernel.all.pairs.get(p) ?? 0) !== (report.kernelPairs[p] ?? 0))
+            .map((p) => `${p}: kernel ${kernel.all.pairs.get(p) ?? 0}, delivered ${report.kernelPairs[p] ?? 0}`)
+        : [],
+      latencyMs: report?.latencyMs,
+    };
+  } finally {
+    await cleanUp();
+  }
+}
+
+requireRoot();
+const startedAt = new Date();
+const machine = machineDescription();
+console.log(`agent-stream benchmark: ${machine}`);
+console.log(`${ROUNDS} round(s), ${SECONDS} s per run, load over ${FILTERED} ports, concurrency ${CONCURRENCY}, moderate rate ${MODERATE_RATE} conn/s\n`);
+const runs: Run[] = [];
+try {
+  let turn = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (const rate of RATES) {
+      for (let i = 0; i < SUBSCRIBER_SETS.length; i++) {
+        const set = SUBSCRIBER_SETS[(i + turn) % SUBSCRIBER_SETS.length];
+        const run = await measure(set, rate, round);
+        runs.push(run);
+        console.log(
+          `${String(rate).padEnd(4)} ${label(set).padEnd(11)} ${run.connPerSecond.toFixed(0).padStart(5)} conn/s, captured ${run.capturedPerSecond.toFixed(0)}/s, ` +
+            `delivered ${run.deliveredPerSecond.toFixed(0)}/s, agent ${run.agentCpuPercent.toFixed(0)}% CPU ${run.agentRssMiB.toFixed(0)} MiB, ` +
+            `lost ${run.lostWithGap} (+${run.lostSilently} silently), latency p50 ${run.latencyMs?.p50.toFixed(0) ?? '-'} ms`,
+        );
+      }
+      turn++;
+    }
+  }
+} finally {
+  await cleanUp();
+}
+
+console.log('\nDelivery (per run; events/s are over the load window, counts after the drain):\n');
+console.log(
+  table([
+    [
+      'rate',
+      'subscribers',
+      'conn/s',
+      'captured/s',
+      'delivered/s',
+      'agent CPU %',
+      'agent RSS MiB',
+      'subscriber CPU %',
+      'p50 ms',
+      'p99 ms',
+      'max ms',
+      'machine busy %',
+    ],
+    ...runs.map((r) => [
+      String(r.rate),
+      label(r.subscribers),
+      r.connPerSecond,
+      r.capturedPerSecond,
+      r.deliveredPerSecond,
+      r.agentCpuPercent,
+      r.agentRssMiB,
+      r.subscriberCpuPercent,
+      r.latencyMs?.p50 ?? NaN,
+      r.latencyMs?.p99 ?? NaN,
+      r.latencyMs?.max ?? NaN,
+      r.machineBusyPercent,
+    ]),
+  ]),
+);
+console.log('\nLoss against the kernel (bpftrace, same namespace, same run):\n');
+console.log(
+  table([
+    ['rate', 'subscribers', 'kernel fired', 'agent records', 'missing in agent', 'kernel drops', 'kernel gap', 'delivered', 'lost (gap)', 'lost silently', 'pairs differing'],
+    ...runs.map((r) => [
+      String(r.rate),
+      label(r.subscribers),
+      r.kernelFired,
+      r.agentRecords,
+      r.missingInAgent,
+      r.kernelDrops,
+      r.subscribers === 'none' ? '-' : r.kernelGapPerStream,
+      r.subscribers === 'none' ? '-' : r.delivered,
+      r.subscribers === 'none' ? '-' : r.lostWithGap,
+      r.subscribers === 'none' ? '-' : r.lostSilently,
+      r.subscribers === 'none' ? '-' : r.differing.length,
+    ]),
+  ]),
+);
+for (const r of runs) for (const d of r.differing) console.log(`  ${r.rate} ${label(r.subscribers)}: ${d}`);
+console.log(`
+"missing in agent": firings with no agent record: kernel drops (ring buffer full, announced to every
+stream by a KERNEL gap: "kernel gap") and transitions the kernel skipped running the agent's program for
+(nested on a CPU, announced to nobody: see BENCHMARKS.md). "pairs differing" counts both. "lost (gap)":
+events dropped for a stream whose queue was full, announced to it by a SLOW_SUBSCRIBER gap.
+"lost silently" = agent records - delivered - lost (gap): must be 0.`);
+
+if (flags.json) {
+  writeFileSync(flags.json, JSON.stringify({ startedAt, machine, seconds: SECONDS, rounds: ROUNDS, concurrency: CONCURRENCY, filtered: FILTERED, runs }, null, 2));
+  console.log(`runs written to ${flags.json}`);
+}
