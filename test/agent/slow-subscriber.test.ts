@@ -39,18 +39,20 @@ it('gives a slow subscriber gaps while a fast one receives everything', async ()
   expect(total).toBeGreaterThanOrEqual(12_000); // about 10 transitions per connection
   await fast.until((s) => s.events.length >= total, 30_000, `all ${total} events on the fast stream`);
   expect(fast.events.map((e) => Number(e.seq))).toEqual(Array.from({ length: total }, (_, i) => i + 1));
-  expect(fast.gaps).toEqual([]);
+  // Kernel gaps (transitions the kernel skipped, see BENCHMARKS.md) carry no seq and reach everyone.
+  const slowGaps = (sub: typeof slow) => sub.gaps.filter((g) => g.reason !== GapReason.KERNEL);
+  expect(slowGaps(fast)).toEqual([]);
 
   slow.call.resume();
   // Everything the slow stream did not get is accounted for by its gaps.
-  await slow.until((s) => s.events.length + s.gaps.reduce((n, g) => n + Number(g.count), 0) >= total, 30_000, 'the slow stream to catch up');
-  expect(slow.gaps.length).toBeGreaterThan(0);
-  for (const g of slow.gaps) {
+  await slow.until((s) => s.events.length + slowGaps(s).reduce((n, g) => n + Number(g.count), 0) >= total, 30_000, 'the slow stream to catch up');
+  expect(slowGaps(slow).length).toBeGreaterThan(0);
+  for (const g of slowGaps(slow)) {
     expect(g.reason).toBe(GapReason.SLOW_SUBSCRIBER);
     expect(Number(g.lastSeq) - Number(g.firstSeq) + 1).toBe(Number(g.count));
   }
   const received = new Set(slow.events.map((e) => Number(e.seq)));
-  const dropped = slow.gaps.flatMap((g) => Array.from({ length: Number(g.count) }, (_, i) => Number(g.firstSeq) + i));
+  const dropped = slowGaps(slow).flatMap((g) => Array.from({ length: Number(g.count) }, (_, i) => Number(g.firstSeq) + i));
   expect(received.size + dropped.length).toBe(total);
   expect(dropped.filter((s) => received.has(s))).toEqual([]);
 

@@ -42,7 +42,7 @@ describe('watch lines', () => {
 
   it('a gap and a heartbeat', () => {
     const gap = create(GapSchema, { agentId: 'web1', reason: GapReason.KERNEL, count: 12n, time: timestampFromNs(T) });
-    expect(formatGap(gap)).toBe('22:13:20.123456  web1  GAP  12 events lost (kernel ring buffer full)');
+    expect(formatGap(gap)).toBe('22:13:20.123456  web1  GAP  12 events lost (in the kernel)');
     expect(formatHeartbeat(create(HeartbeatSchema, { agentId: 'web1', lastSeq: 77n, time: timestampFromNs(T) }))).toBe('… 22:13:20.123456  web1  idle, newest seq 77');
   });
 });

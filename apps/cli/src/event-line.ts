@@ -87,7 +87,7 @@ export function formatEvent(e: StateChange, palette: Palette = noColor): string 
 }
 
 const gapReasons: Record<number, string> = {
-  [GapReason.KERNEL]: 'kernel ring buffer full',
+  [GapReason.KERNEL]: 'in the kernel',
   [GapReason.SLOW_SUBSCRIBER]: 'this stream read too slowly',
   [GapReason.REPLAY_EVICTED]: 'no longer in the replay window',
   [GapReason.COLLECTOR_OUTAGE]: 'collector could not reach the agent',

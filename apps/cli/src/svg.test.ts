@@ -45,7 +45,7 @@ describe('renderSvg', () => {
     expect(svg).toContain('<text class="title" x="12" y="24" font-size="15" font-weight="bold">one &amp; only</text>');
     expect(svg).toContain('>client a&lt;1&gt;</text>');
     expect(svg).toContain('>c&amp;c[1]</text>');
-    expect(svg).toContain('22:13:20.000320  a&lt;1&gt;  GAP  2 events lost (kernel ring buffer full)');
+    expect(svg).toContain('22:13:20.000320  a&lt;1&gt;  GAP  2 events lost (in the kernel)');
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
   });
 });
