@@ -13,6 +13,7 @@ import {
   type SubscribeResponse,
   SubscribeResponseSchema,
 } from '@tcpstate/proto';
+import { CollectedStream } from './collected-stream.js';
 
 export type SubscribeInit = MessageInitShape<typeof SubscribeRequestSchema>;
 
@@ -78,37 +79,5 @@ export class GrpcJsAgent {
   }
 }
 
-export class Subscription {
-  readonly responses: SubscribeResponse[] = [];
-  /** Resolves with the final status (OK, CANCELLED or an error). */
-  readonly ended: Promise<grpc.StatusObject>;
-
-  constructor(readonly call: grpc.ClientReadableStream<SubscribeResponse>) {
-    call.on('data', (r: SubscribeResponse) => this.responses.push(r));
-    this.ended = new Promise((resolve) => {
-      call.on('status', (s: grpc.StatusObject) => resolve(s));
-    });
-    call.on('error', () => undefined);
-  }
-
-  get events() {
-    return this.responses.flatMap((r) => (r.response.case === 'event' ? [r.response.value] : []));
-  }
-
-  get gaps() {
-    return this.responses.flatMap((r) => (r.response.case === 'gap' ? [r.response.value] : []));
-  }
-
-  /** Waits until `predicate` holds for the responses so far (polling), or fails after timeoutMs. */
-  async until(predicate: (s: Subscription) => boolean, timeoutMs = 20_000, what = 'the expected responses'): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${this.responses.length} responses`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-
-  cancel(): void {
-    this.call.cancel();
-  }
-}
+/** A Subscribe stream being collected. */
+export class Subscription extends CollectedStream<SubscribeResponse> {}

@@ -16,6 +16,7 @@ import {
   type WatchResponse,
   WatchResponseSchema,
 } from '@tcpstate/proto';
+import { CollectedStream } from '../../support/collected-stream.js';
 
 export class CollectorClient {
   readonly client: grpc.Client;
@@ -68,36 +69,8 @@ export class CollectorClient {
   }
 }
 
-export class WatchStream {
-  readonly responses: WatchResponse[] = [];
-  readonly ended: Promise<grpc.StatusObject>;
-
-  constructor(readonly call: grpc.ClientReadableStream<WatchResponse>) {
-    call.on('data', (r: WatchResponse) => this.responses.push(r));
-    this.ended = new Promise((resolve) => call.on('status', (s: grpc.StatusObject) => resolve(s)));
-    call.on('error', () => undefined);
-  }
-
-  get events() {
-    return this.responses.flatMap((r) => (r.response.case === 'event' ? [r.response.value] : []));
-  }
-
-  get heartbeats() {
-    return this.responses.flatMap((r) => (r.response.case === 'heartbeat' ? [r.response.value] : []));
-  }
-
-  async until(predicate: (s: WatchStream) => boolean, timeoutMs = 20_000, what = 'the expected responses'): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this)) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; got ${this.responses.length} responses`);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  }
-
-  cancel(): void {
-    this.call.cancel();
-  }
-}
+/** A Watch stream being collected. */
+export class WatchStream extends CollectedStream<WatchResponse> {}
 
 /** The gRPC status of a failed call: code and message. */
 export async function callError(call: Promise<unknown>): Promise<{ code: number; details: string }> {
