@@ -1,26 +1,23 @@
 // A subscriber that stops reading gets SLOW_SUBSCRIBER gaps and continues;
 // a fast one beside it receives every seq; the agent counts the drops.
 import { GapReason } from '@tcpstate/proto';
-import { createNetwork, loadgenScript, nodeBin, type NetnsHost, type Nginx, type RunningProgram, startNginx, startProgram } from '@tcpstate/testbed';
+import { loadgenScript, nodeBin, type NetnsHost, type RunningProgram } from '@tcpstate/testbed';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { GrpcJsAgent } from '../support/grpc-js-agent.js';
+import { type SeedHosts, startSeedHosts } from '../support/seed-hosts.js';
 
-let net: ReturnType<typeof createNetwork>;
+let hosts: SeedHosts;
 let server: NetnsHost;
 let client: NetnsHost;
-let nginx: Nginx;
 let agent: RunningProgram;
 
 beforeAll(async () => {
-  net = createNetwork('slow', 63, 2);
-  [server, client] = net.hosts;
-  nginx = await startNginx(server, [{ listen: [`${server.ipv4}:80`] }]);
-  agent = await startProgram('agent', ['--server-endpoint', `${server.ipv4}:80`, '--queue-events', '3000']);
+  hosts = await startSeedHosts('slow', 63, [['--queue-events', '3000']]);
+  ({ server, client } = hosts);
+  [agent] = hosts.agents;
 });
 afterAll(async () => {
-  await agent?.stop();
-  await nginx?.stop();
-  net?.destroy();
+  await hosts?.stop();
 });
 
 it('gives a slow subscriber gaps while a fast one receives everything', async () => {

@@ -1,27 +1,24 @@
 // The seed, through the public API: buf curl subscribes through reflection
 // alone (no proto files) and receives the exact client and server transition
 // sequences of a curl-to-nginx connection between two namespace hosts.
-import { createNetwork, bufBin, type NetnsHost, type Nginx, type RunningProgram, startNginx, startProgram } from '@tcpstate/testbed';
+import { bufBin, type NetnsHost, type RunningProgram } from '@tcpstate/testbed';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseJsonStream } from '../support/json-stream.js';
+import { type SeedHosts, startSeedHosts } from '../support/seed-hosts.js';
 
-let net: ReturnType<typeof createNetwork>;
+let hosts: SeedHosts;
 let server: NetnsHost;
 let client: NetnsHost;
-let nginx: Nginx;
 let agent: RunningProgram;
 
 beforeAll(async () => {
-  net = createNetwork('bufc', 61, 2);
-  [server, client] = net.hosts;
-  nginx = await startNginx(server, [{ listen: [`${server.ipv4}:80`] }]);
-  agent = await startProgram('agent', ['--server-endpoint', `${server.ipv4}:80`, '--agent-id', 'bufcurl']);
+  hosts = await startSeedHosts('bufc', 61, [['--agent-id', 'bufcurl']]);
+  ({ server, client } = hosts);
+  [agent] = hosts.agents;
 });
 afterAll(async () => {
-  await agent?.stop();
-  await nginx?.stop();
-  net?.destroy();
+  await hosts?.stop();
 });
 
 interface JsonEvent {

@@ -3,18 +3,17 @@
 // with since_seq; between them every seq arrives exactly once. A resume from a
 // seq that left the replay window yields the exact REPLAY_EVICTED gap.
 import { GapReason } from '@tcpstate/proto';
-import { createNetwork, loadgenScript, nodeBin, type NetnsHost, type Nginx, type RunningProgram, startNginx, startProgram } from '@tcpstate/testbed';
+import { loadgenScript, nodeBin, type NetnsHost, type RunningProgram } from '@tcpstate/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePythonClient, pythonClient } from '../interop/python-client.js';
 import { GrpcJsAgent } from '../support/grpc-js-agent.js';
+import { type SeedHosts, startSeedHosts } from '../support/seed-hosts.js';
 
-let net: ReturnType<typeof createNetwork>;
+let hosts: SeedHosts;
 let server: NetnsHost;
 let client: NetnsHost;
-let nginx: Nginx;
 let agent: RunningProgram;
 let small: RunningProgram;
-const endpoint = () => `${server.ipv4}:80`;
 
 /** Opens and closes `count` connections from the client host (about 10 transitions each). */
 function connections(count: number) {
@@ -23,17 +22,15 @@ function connections(count: number) {
 }
 
 beforeAll(async () => {
-  net = createNetwork('resum', 62, 2);
-  [server, client] = net.hosts;
-  nginx = await startNginx(server, [{ listen: [`${server.ipv4}:80`] }]);
-  agent = await startProgram('agent', ['--server-endpoint', endpoint(), '--agent-id', 'resume']);
-  small = await startProgram('agent', ['--server-endpoint', endpoint(), '--agent-id', 'small-window', '--replay-events', '20']);
+  hosts = await startSeedHosts('resum', 62, [
+    ['--agent-id', 'resume'],
+    ['--agent-id', 'small-window', '--replay-events', '20'],
+  ]);
+  ({ server, client } = hosts);
+  [agent, small] = hosts.agents;
 });
 afterAll(async () => {
-  await agent?.stop();
-  await small?.stop();
-  await nginx?.stop();
-  net?.destroy();
+  await hosts?.stop();
 });
 
 describe('Subscribe resume', () => {
