@@ -38,6 +38,8 @@ declare -A need=(
   [busybox-static]=/bin/busybox
   [zstd]=/usr/bin/zstd
   [xz-utils]=/usr/bin/xz
+  [chromium]=/usr/bin/chromium
+  [fonts-dejavu-core]=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 )
 missing=()
 for pkg in "${!need[@]}"; do [ -e "${need[$pkg]}" ] || missing+=("$pkg"); done

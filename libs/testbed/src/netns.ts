@@ -86,3 +86,49 @@ export function createNetwork(tag: string, subnet: number, count: number): { hos
 export function setLink(host: NetnsHost, up: boolean): void {
   ip('-n', host.name, 'link', 'set', 'eth0', up ? 'up' : 'down');
 }
+
+/** createNetwork's hosts plus a leg from the root namespace into their switch. */
+export interface RootedNetwork {
+  hosts: NetnsHost[];
+  /** The root namespace's address on the hosts' subnet, 10.<subnet>.0.254. */
+  rootAddress: string;
+  destroy(): void;
+}
+
+/**
+ * createNetwork plus a veth from the root namespace into the switch, so that
+ * programs in the root namespace (a collector, PostgreSQL on loopback, a
+ * browser) and the hosts reach each other directly on 10.<subnet>.0.0/24.
+ */
+export function createRootedNetwork(tag: string, subnet: number, count: number): RootedNetwork {
+  const net = createNetwork(tag, subnet, count);
+  const rootEnd = `ts${tag}r`;
+  const switchEnd = `ts${tag}s`;
+  const removeVeth = () => {
+    try {
+      ip('link', 'del', rootEnd);
+    } catch {
+      // already gone (deleting the switch namespace removes both ends)
+    }
+  };
+  removeVeth();
+  const rootAddress = `10.${subnet}.0.254`;
+  try {
+    ip('link', 'add', rootEnd, 'type', 'veth', 'peer', 'name', switchEnd, 'netns', `ts-${tag}-sw`);
+    ip('-n', `ts-${tag}-sw`, 'link', 'set', switchEnd, 'master', 'br0', 'up');
+    ip('addr', 'add', `${rootAddress}/24`, 'dev', rootEnd);
+    ip('link', 'set', rootEnd, 'up');
+  } catch (error) {
+    removeVeth();
+    net.destroy();
+    throw new Error(`cannot join the root namespace to the hosts' switch: ${(error as Error).message}`);
+  }
+  return {
+    hosts: net.hosts,
+    rootAddress,
+    destroy() {
+      removeVeth();
+      net.destroy();
+    },
+  };
+}

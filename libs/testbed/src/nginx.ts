@@ -17,6 +17,14 @@ export interface NginxServer {
   listen: string[];
   /** 0 makes the server close first after each response; otherwise (default 65 s) the client closes first. */
   keepaliveTimeout?: number;
+  /**
+   * Send the response without a length, so its end is the server's FIN: a
+   * client such as curl then cannot close before the server does. With
+   * keepaliveTimeout 0 alone, curl closes as soon as it has Content-Length
+   * bytes and races the server's FIN (both sides may pass through CLOSING).
+   * (nginx's ssi filter drops Content-Length; chunking is turned off.)
+   */
+  bodyEndsAtClose?: boolean;
 }
 
 const portOf = (listen: string) => Number(/(\d+)$/.exec(listen)![1]);
@@ -29,7 +37,7 @@ export async function startNginx(host: NetnsHost, servers: NginxServer[]): Promi
     (srv) => `  server {
 ${srv.listen.map((l) => `    listen ${l};`).join('\n')}
     keepalive_timeout ${srv.keepaliveTimeout ?? 65};
-    location / { return 200 "ok\\n"; }
+${srv.bodyEndsAtClose ? '    chunked_transfer_encoding off;\n    ssi on;\n    ssi_types *;\n' : ''}    location / { return 200 "ok\\n"; }
   }`,
   );
   writeFileSync(

@@ -79,6 +79,8 @@ export async function run(cmd: string, args: string[], options: { input?: string
   let stderr = '';
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
+  // A child that exits without reading its input makes the write fail with EPIPE: not an error here.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(options.input ?? '');
   const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
   const [code] = await once(child, 'exit');
