@@ -6,6 +6,7 @@ export interface AgentOptions {
   grpcListen: ListenAddress;
   httpListen: ListenAddress;
   agentId?: string;
+  hostname?: string;
   serverEndpoint: string[];
   port: number[];
   netns: number[];
@@ -27,6 +28,7 @@ export const agentOptionSpecs: OptionSpec[] = [
   { name: 'grpc-listen', value: 'HOST:PORT', description: 'Serve the gRPC protocol (HTTP/2) here', parse: parseListen, default: { host: '0.0.0.0', port: 4270 } },
   { name: 'http-listen', value: 'HOST:PORT', description: 'Serve Connect/gRPC-Web (HTTP/1.1), /healthz and /metrics here', parse: parseListen, default: { host: '0.0.0.0', port: 4271 } },
   { name: 'agent-id', value: 'ID', description: 'Name of this agent in the fleet (default: the host name)' },
+  { name: 'hostname', value: 'NAME', description: "Host name this agent reports (default: the machine's; set it where a container or namespace shares the machine's)" },
   {
     name: 'server-endpoint', value: 'IP:PORT', repeatable: true,
     description: 'Capture only connections to or from this server endpoint; 0.0.0.0:PORT or [::]:PORT match any address',

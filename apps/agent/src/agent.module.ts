@@ -16,7 +16,7 @@ import { AGENT_OPTIONS } from './tokens.js';
 @Module({})
 export class AgentModule {
   static forRoot(options: AgentOptions): DynamicModule {
-    const host = readHostInfo(options.agentId);
+    const host = readHostInfo(options.agentId, options.hostname);
     return {
       module: AgentModule,
       imports: [

@@ -16,8 +16,8 @@ export interface HostInfo {
 
 export const HOST_INFO = Symbol('HostInfo');
 
-export function readHostInfo(agentId?: string): HostInfo {
-  const name = hostname();
+export function readHostInfo(agentId?: string, hostnameOverride?: string): HostInfo {
+  const name = hostnameOverride ?? hostname();
   return {
     agentId: agentId ?? name,
     hostname: name,

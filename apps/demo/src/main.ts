@@ -66,10 +66,10 @@ async function main(args: string[]): Promise<void> {
 
     const agents: RunningProgram[] = [];
     for (const [host, id] of [
-      [server, 'server'],
-      [client, 'client'],
+      [server, 'server-host'],
+      [client, 'client-host'],
     ] as const) {
-      const agent = await startProgram('agent', ['--agent-id', id, '--netns', String(host.inode), ...endpoints.flatMap((e) => ['--server-endpoint', e])], {
+      const agent = await startProgram('agent', ['--agent-id', id, '--hostname', id, '--netns', String(host.inode), ...endpoints.flatMap((e) => ['--server-endpoint', e])], {
         netns: host.name,
         grpcListen: `${host.ipv4}:${AGENT_PORT}`,
         httpListen: `${host.ipv4}:${AGENT_PORT + 1}`,
