@@ -113,7 +113,7 @@ async function main(args: string[]): Promise<void> {
     await until('the collector to store both connections, both sides', async () => {
       const { connections } = await collectorClient.queryTimeline({ include: [{ serverEndpoint: endpoints }] });
       const finished = connections.filter((c) => !c.open || c.segments.at(-1)?.state === TcpState.TIME_WAIT);
-      return finished.length === 4 && finished.every((c) => c.peer !== undefined && c.side !== Side.UNKNOWN);
+      return finished.length === 4 && finished.every((c) => c.peer !== undefined && c.side !== Side.UNSPECIFIED);
     });
 
     say('the paired timelines, client above server (TIME_WAIT is still open: it ends about 60 s after it began)');
