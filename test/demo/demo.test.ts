@@ -30,11 +30,27 @@ function timelines(output: string): { port: number; client: string[]; server: st
     });
 }
 
+/** The live lines (tcpstate watch) per host and server port: "OLD -> NEW" in the order printed. */
+function liveTransitions(output: string): Record<string, string[]> {
+  const byKey: Record<string, string[]> = {};
+  const line = /^\d\d:\d\d:\d\d\.\d+ {2}(\S+) +(client|server) +\S+:(\d+) > \S+:(\d+) +(\S+) -> (\S+)/gm;
+  for (const [, host, side, localPort, remotePort, from, to] of output.matchAll(line)) {
+    (byKey[`${host}:${side === 'server' ? localPort : remotePort}`] ??= []).push(`${from} -> ${to}`);
+  }
+  return byKey;
+}
+
 it('prints both sides of a client-closes-first and a server-closes-first connection, paired, and writes the plot', async () => {
   const { code, stdout, stderr } = await run(nodeBin, [`${repoRoot}apps/demo/dist/main.js`, '--once', `--out=${outDir}`], { timeoutMs: 110_000 });
   expect(stderr, stdout).toBe('');
   expect(code, stdout).toBe(0);
   expect(stdout).toContain('time_wait strategy sweep: active');
+  expect(liveTransitions(stdout)).toEqual({
+    'client-host:80': ['CLOSE -> SYN_SENT', 'SYN_SENT -> ESTABLISHED', 'ESTABLISHED -> FIN_WAIT1', 'FIN_WAIT1 -> FIN_WAIT2', 'FIN_WAIT2 -> TIME_WAIT'],
+    'server-host:80': ['LISTEN -> SYN_RECV', 'SYN_RECV -> ESTABLISHED', 'ESTABLISHED -> CLOSE_WAIT', 'CLOSE_WAIT -> LAST_ACK', 'LAST_ACK -> CLOSE'],
+    'client-host:81': ['CLOSE -> SYN_SENT', 'SYN_SENT -> ESTABLISHED', 'ESTABLISHED -> CLOSE_WAIT', 'CLOSE_WAIT -> LAST_ACK', 'LAST_ACK -> CLOSE'],
+    'server-host:81': ['LISTEN -> SYN_RECV', 'SYN_RECV -> ESTABLISHED', 'ESTABLISHED -> FIN_WAIT1', 'FIN_WAIT1 -> FIN_WAIT2', 'FIN_WAIT2 -> TIME_WAIT'],
+  });
   expect(timelines(stdout)).toEqual([
     {
       port: 80,

@@ -100,7 +100,10 @@ async function main(args: string[]): Promise<void> {
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     cleanups.push(() => watch.kill('SIGINT'));
-    await sleep(500);
+    await until('tcpstate watch to subscribe', async () => {
+      const metrics = await fetch(`http://127.0.0.1:4281/metrics`).then((r) => r.text());
+      return /^tcpstate_collector_watch_streams [1-9]/m.test(metrics);
+    });
 
     say(`curl http://${server.ipv4}:80/  (keep-alive: the client closes first, so the client goes through TIME_WAIT)`);
     await client.run('curl', ['-s', '-o', '/dev/null', `http://${server.ipv4}:80/`]);
