@@ -1,6 +1,7 @@
 import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { RpcModule } from '@tcpstate/rpc';
 import { type EventStore, openStore } from '@tcpstate/store';
+import { timelinePageRoot } from '@tcpstate/timeline-web';
 import type { CollectorOptions } from './collector-options.js';
 import { CollectorMetrics } from './collector-metrics.js';
 import { CollectorServiceImpl } from './collector.service.js';
@@ -35,6 +36,8 @@ export class CollectorModule {
           grpcListen: options.grpcListen,
           httpListen: options.httpListen,
           tls: options.tlsCert && options.tlsKey ? { cert: options.tlsCert, key: options.tlsKey, clientCa: options.tlsClientCa } : undefined,
+          // The web timeline page at http://HTTP-PORT/ (served only without TLS, like the API it calls there).
+          staticRoot: timelinePageRoot(),
         }),
       ],
       providers: [

@@ -53,6 +53,12 @@ export interface ConnectServerOptions {
   httpListen: ListenAddress;
   /** TLS (and with `clientCa`, mTLS) for the gRPC listener. */
   tls?: TlsOptions;
+  /**
+   * A directory with a web page (index.html, assets/) served on the HTTP
+   * listener at `GET /` and `/assets/...`, beside the API it calls. Served
+   * only when `tls` is unset, like the API on that port.
+   */
+  staticRoot?: string;
 }
 
 /** Lifecycle of a ConnectServer: it listens once and closes once. */
@@ -173,7 +179,12 @@ export class ConnectServer {
       session.once('close', () => this.sessions.delete(session));
       if (this.currentState === 'closing') session.close();
     });
-    const endpoints = createHttpEndpoints({ health: this.health, metrics: this.metrics, rpc: tls ? undefined : rpc });
+    const endpoints = createHttpEndpoints({
+      health: this.health,
+      metrics: this.metrics,
+      rpc: tls ? undefined : rpc,
+      staticRoot: this.options.staticRoot,
+    });
     const httpServer = http.createServer((req, res) => {
       if (this.currentState === 'closing') endKeepAlive(httpServer, res);
       this.responses.add(res);

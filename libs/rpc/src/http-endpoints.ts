@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import { OVERALL_HEALTH, ServingStatus, type HealthState } from './health.js';
+import { createStaticFiles, isStaticPath } from './static-files.js';
 
 type NodeHandler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -22,20 +23,29 @@ const EXPOSED_HEADERS = ['Grpc-Status', 'Grpc-Message', 'Grpc-Status-Details-Bin
 
 /**
  * The HTTP/1.1 listener's handler: `GET /healthz`, `GET /metrics`, and (when
- * `rpc` is given) Connect and gRPC-Web calls open to any origin.
+ * `rpc` is given) Connect and gRPC-Web calls open to any origin, plus (when
+ * `staticRoot` is given too) a web page from that directory at `GET /` and
+ * `/assets/...`. Without `rpc` (TLS on) the page is not served either: it
+ * could not call the API, which is then reachable only over TLS.
  */
 export function createHttpEndpoints(options: {
   health: HealthState;
   metrics: Registry;
   rpc: NodeHandler | undefined;
+  staticRoot?: string;
 }): NodeHandler {
-  const { health, metrics, rpc } = options;
+  const { health, metrics, rpc, staticRoot } = options;
+  const staticFiles = staticRoot === undefined ? undefined : createStaticFiles(staticRoot);
   return (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     const read = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/healthz' && read) return healthz(health, res);
     if (path === '/metrics' && read) return void prometheus(metrics, res);
-    if (!rpc) return text(res, 404, 'not found: RPCs are served on the gRPC port only when TLS is on\n');
+    const page = staticFiles !== undefined && read && isStaticPath(path);
+    if (!rpc) {
+      return text(res, 404, page ? 'not found: the web page is served only when TLS is off (with TLS on, the API is reachable only over TLS on the gRPC port)\n' : 'not found: RPCs are served on the gRPC port only when TLS is on\n');
+    }
+    if (page) return void staticFiles(req, res, path);
     res.setHeader('Access-Control-Allow-Origin', '*');
     res.setHeader('Access-Control-Expose-Headers', EXPOSED_HEADERS);
     if (req.method === 'OPTIONS') {
