@@ -264,45 +264,55 @@ static __always_inline bool is_zero_addr(const __u8 *addr)
 	return a == 0 && b == 0;
 }
 
+/* A 16-byte address field of the socket, copied as four plain loads. */
+static __always_inline void copy_addr(__u8 *to, const __u32 *from)
+{
+	__u32 w[4] = { from[0], from[1], from[2], from[3] };
+	__builtin_memcpy(to, w, 16);
+}
+
 /*
  * Addresses always as 16 bytes, IPv4 mapped (::ffff:a.b.c.d); an IPv6
  * socket carrying an IPv4 connection is reported as IPv4, so both ends of a
- * connection describe it the same way.
+ * connection describe it the same way. skc is a BTF pointer (tp_btf, iter):
+ * its fields are read with plain loads, CO-RE relocated.
  */
 static __always_inline void read_addresses(const struct sock_common *skc, struct conn *c)
 {
-	__u16 family = BPF_CORE_READ(skc, skc_family);
+	__u16 family = skc->skc_family;
 	if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&c->local_addr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&c->remote_addr, skc, skc_v6_daddr.in6_u.u6_addr8);
+		copy_addr(c->local_addr, skc->skc_v6_rcv_saddr.in6_u.u6_addr32);
+		copy_addr(c->remote_addr, skc->skc_v6_daddr.in6_u.u6_addr32);
 		bool v4 = is_v4_mapped(c->remote_addr) ||
 			  (is_zero_addr(c->remote_addr) && is_v4_mapped(c->local_addr));
 		c->family = v4 ? 4 : 6;
 	} else {
-		set_v4_mapped(c->local_addr, BPF_CORE_READ(skc, skc_rcv_saddr));
-		set_v4_mapped(c->remote_addr, BPF_CORE_READ(skc, skc_daddr));
+		set_v4_mapped(c->local_addr, skc->skc_rcv_saddr);
+		set_v4_mapped(c->remote_addr, skc->skc_daddr);
 		c->family = 4;
 	}
-	c->remote_port = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	c->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	c->remote_port = bpf_ntohs(skc->skc_dport);
+	c->netns = skc->skc_net.net->ns.inum;
 }
 
 /*
  * The local port of a full socket. skc_num reads 0 on X -> CLOSE (the port
  * is released just before the tracepoint) while inet_sport still holds it;
- * both are 0 on CLOSE -> SYN_SENT (not picked yet).
+ * both are 0 on CLOSE -> SYN_SENT (not picked yet). inet_sport lies outside
+ * struct sock, where the BTF pointer does not reach: it is read only when
+ * skc_num says 0.
  */
 static __always_inline __u16 read_local_port(const struct sock *sk)
 {
-	__u16 port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+	__u16 port = sk->__sk_common.skc_num;
 	if (!port)
-		port = BPF_CORE_READ(sk, __sk_common.skc_num);
+		port = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 	return port;
 }
 
 static __always_inline __u64 read_cgroup_id(const struct sock *sk)
 {
-	return BPF_CORE_READ(sk, sk_cgrp_data.cgroup, kn, id);
+	return sk->sk_cgrp_data.cgroup->kn->id;
 }
 
 /* ---------------------------------------------------------------- filters and side */
@@ -403,114 +413,126 @@ static __always_inline bool handed_over(const struct sock *sk, const struct conn
 		*substate = c->hook_substate;
 		return c->hook_substate != 0;
 	}
-	if (c->reset || BPF_CORE_READ(sk, sk_err))
+	if (c->reset || sk->sk_err)
 		return false;
-	unsigned long flags = BPF_CORE_READ(sk, __sk_common.skc_flags);
+	unsigned long flags = sk->__sk_common.skc_flags;
 	bool fin_received = flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE));
 	*substate = (oldstate == TCP_CLOSING || fin_received) ? TCP_TIME_WAIT : TCP_FIN_WAIT2;
 	return true;
 }
 
+/*
+ * The hot path: about ten runs per connection (five per socket), at up to a
+ * few hundred thousand per second, and a tp_btf program the kernel skips
+ * (recursion_misses) while another run of it is active on the CPU. So it is
+ * kept short: the socket is read directly through its BTF pointer (plain
+ * loads, no bpf_probe_read_kernel call per field), endpoints are read once
+ * when the connection is first seen (again only while the local port is not
+ * picked yet), and a followed connection's entry is changed in place through
+ * the pointer the lookup returned: the map is written (one new element) only
+ * for a connection's first transition, and the element removed at its last.
+ */
 SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const int newstate)
+int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int newstate)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 
 	__u64 now = bpf_ktime_get_ns();
-	__u64 sk_key = (__u64)sk;
-	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && !BPF_CORE_READ(sk, __sk_common.skc_dport)) {
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV && !sk->__sk_common.skc_dport) {
+		__u64 sk_key = (__u64)sk;
 		bpf_map_update_elem(&pending_children, &sk_key, &now, BPF_ANY);
 		return 0;
 	}
+	__u64 cookie = bpf_get_socket_cookie(sk);
+	struct conn fresh = {};
+	struct conn *c = bpf_map_lookup_elem(&conns, &cookie);
+	bool known = c != NULL;
 	__u64 deferred_ns = 0;
-	if (oldstate == TCP_SYN_RECV) {
-		__u64 *pending = bpf_map_lookup_elem(&pending_children, &sk_key);
-		if (pending) {
-			deferred_ns = *pending;
-			bpf_map_delete_elem(&pending_children, &sk_key);
-		}
-	}
-	__u64 cookie = bpf_get_socket_cookie((void *)sk);
-	struct conn *known = bpf_map_lookup_elem(&conns, &cookie);
-	if (known)
-		deferred_ns = 0;
-	struct conn c = {};
 	if (known) {
-		c = *known;
+		/* Endpoints are read where they are valid: not on X -> CLOSE, not before the port is picked. */
+		if (!c->local_port && newstate != TCP_CLOSE) {
+			__u16 port = read_local_port(sk);
+			if (port) {
+				read_addresses(&sk->__sk_common, c);
+				c->local_port = port;
+			}
+		}
 	} else {
-		read_addresses(&sk->__sk_common, &c);
-		c.local_port = read_local_port(sk);
-		c.cgroup_id = read_cgroup_id(sk);
-		if (!passes_filters(&c))
+		if (oldstate == TCP_SYN_RECV) {
+			/* A child whose LISTEN -> SYN_RECV came under the listener's identity (see pending_children). */
+			__u64 sk_key = (__u64)sk;
+			__u64 *pending = bpf_map_lookup_elem(&pending_children, &sk_key);
+			if (pending) {
+				deferred_ns = *pending;
+				bpf_map_delete_elem(&pending_children, &sk_key);
+			}
+		}
+		c = &fresh;
+		read_addresses(&sk->__sk_common, c);
+		c->local_port = read_local_port(sk);
+		c->cgroup_id = read_cgroup_id(sk);
+		if (!passes_filters(c))
 			return 0;
 	}
 
-	/* Endpoints are read where they are valid: not on X -> CLOSE, not before the port is picked. */
-	if (newstate != TCP_CLOSE) {
-		__u16 port = read_local_port(sk);
-		if (port && port != c.local_port) {
-			read_addresses(&sk->__sk_common, &c);
-			c.local_port = port;
-		}
-	}
-
-	if (c.side == TCPSTATE_SIDE_UNKNOWN) {
-		c.side = deferred_ns ? TCPSTATE_SIDE_SERVER : side_from_history(oldstate, newstate);
-		if (c.side == TCPSTATE_SIDE_UNKNOWN) {
-			c.side = side_from_endpoints(&c);
-			if (c.side != TCPSTATE_SIDE_UNKNOWN)
-				c.side_flags = TCPSTATE_FLAG_SIDE_FROM_ENDPOINT;
+	if (c->side == TCPSTATE_SIDE_UNKNOWN) {
+		c->side = deferred_ns ? TCPSTATE_SIDE_SERVER : side_from_history(oldstate, newstate);
+		if (c->side == TCPSTATE_SIDE_UNKNOWN) {
+			c->side = side_from_endpoints(c);
+			if (c->side != TCPSTATE_SIDE_UNKNOWN)
+				c->side_flags = TCPSTATE_FLAG_SIDE_FROM_ENDPOINT;
 		}
 	}
 
 	/* Process context: connect() and listen() run in the owning process; children inherit the listener's. */
 	if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN) {
-		set_process_from_current(&c);
+		set_process_from_current(c);
 	} else if ((oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) || deferred_ns) {
-		struct listener_key lk = { .netns = c.netns, .port = c.local_port };
+		struct listener_key lk = { .netns = c->netns, .port = c->local_port };
 		struct listener_proc *l = bpf_map_lookup_elem(&listeners, &lk);
 		if (l) {
-			c.pid = l->pid;
-			__builtin_memcpy(c.comm, l->comm, TCPSTATE_COMM_LEN);
+			c->pid = l->pid;
+			__builtin_memcpy(c->comm, l->comm, TCPSTATE_COMM_LEN);
 		}
-	} else if (!c.pid && (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)) {
+	} else if (!c->pid && (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK)) {
 		/* close()/shutdown() of a connection older than the agent. */
-		set_process_from_current(&c);
+		set_process_from_current(c);
 	}
 
 	if (newstate == TCP_LISTEN) {
-		struct listener_key lk = { .netns = c.netns, .port = c.local_port };
-		struct listener_proc l = { .pid = c.pid };
-		__builtin_memcpy(l.comm, c.comm, TCPSTATE_COMM_LEN);
+		struct listener_key lk = { .netns = c->netns, .port = c->local_port };
+		struct listener_proc l = { .pid = c->pid };
+		__builtin_memcpy(l.comm, c->comm, TCPSTATE_COMM_LEN);
 		bpf_map_update_elem(&listeners, &lk, &l, BPF_ANY);
 	}
 
 	if (deferred_ns) {
-		emit(&c, cookie, TCP_LISTEN, TCP_SYN_RECV, TCPSTATE_OBS_TRACEPOINT, 0, deferred_ns, 0);
-		c.state_since_ns = deferred_ns;
-		c.state = TCP_SYN_RECV;
+		emit(c, cookie, TCP_LISTEN, TCP_SYN_RECV, TCPSTATE_OBS_TRACEPOINT, 0, deferred_ns, 0);
+		c->state_since_ns = deferred_ns;
+		c->state = TCP_SYN_RECV;
 	}
 
 	if (newstate == TCP_CLOSE) {
 		__u8 substate = 0;
-		if (handed_over(sk, &c, oldstate, &substate)) {
+		if (handed_over(sk, c, oldstate, &substate)) {
 			__u8 observed = settings.timewait_hooks ? TCPSTATE_OBS_TIMEWAIT_HOOK : TCPSTATE_OBS_HANDOVER;
-			emit(&c, cookie, oldstate, substate, observed, 0, now, 0);
+			emit(c, cookie, oldstate, substate, observed, 0, now, 0);
 			if (substate != oldstate)
-				c.state_since_ns = now;
-			c.state = substate;
-			c.timewait = 1;
-			c.timewait_gen = current_sweep_gen();
-			c.timewait_seen_ns = now;
-			bpf_map_update_elem(&conns, &cookie, &c, BPF_ANY);
+				c->state_since_ns = now;
+			c->state = substate;
+			c->timewait = 1;
+			c->timewait_gen = current_sweep_gen();
+			c->timewait_seen_ns = now;
+			if (!known)
+				bpf_map_update_elem(&conns, &cookie, c, BPF_ANY);
 			return 0;
 		}
 		__u8 flags = closing_state(oldstate) || oldstate == TCP_ESTABLISHED || oldstate == TCP_CLOSE_WAIT ||
-					 c.reset ? TCPSTATE_FLAG_ABORT : 0;
-		emit(&c, cookie, oldstate, newstate, TCPSTATE_OBS_TRACEPOINT, flags, now, 0);
+					 c->reset ? TCPSTATE_FLAG_ABORT : 0;
+		emit(c, cookie, oldstate, newstate, TCPSTATE_OBS_TRACEPOINT, flags, now, 0);
 		if (oldstate == TCP_LISTEN) {
-			struct listener_key lk = { .netns = c.netns, .port = c.local_port };
+			struct listener_key lk = { .netns = c->netns, .port = c->local_port };
 			bpf_map_delete_elem(&listeners, &lk);
 		}
 		if (known)
@@ -518,12 +540,13 @@ int BPF_PROG(handle_set_state, const struct sock *sk, const int oldstate, const 
 		return 0;
 	}
 
-	emit(&c, cookie, oldstate, newstate, TCPSTATE_OBS_TRACEPOINT, 0, now, 0);
+	emit(c, cookie, oldstate, newstate, TCPSTATE_OBS_TRACEPOINT, 0, now, 0);
 	/* The kernel also reports X -> X (close() after shutdown()); the state did not change. */
-	if (oldstate != newstate || !c.state_since_ns)
-		c.state_since_ns = now;
-	c.state = newstate;
-	bpf_map_update_elem(&conns, &cookie, &c, BPF_ANY);
+	if (oldstate != newstate || !c->state_since_ns)
+		c->state_since_ns = now;
+	c->state = newstate;
+	if (!known)
+		bpf_map_update_elem(&conns, &cookie, c, BPF_ANY);
 	return 0;
 }
 

@@ -445,11 +445,17 @@ export interface BpfCost {
 
 /** CPU time (user + system) a process has used, in seconds. */
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+
+/** CPU seconds a process has used so far, in user space and in the kernel (system calls, BPF iterators it runs). */
+export function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // Fields after the command name (which may hold spaces) start at ") ".
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime are fields 14 and 15 of the whole line, 12 and 13 here.
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+  return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND };
 }
 
 /** Resident and peak resident memory of a process, in MiB. */
@@ -475,22 +481,28 @@ function machineJiffies(): { busy: number; total: number } {
 export class CpuWindow {
   private readonly pids: number[];
   private readonly startCpu: number[];
+  private readonly startSystem: number[];
   private readonly startMachine: { busy: number; total: number };
   private readonly startTime: number;
 
   constructor(pids: number[]) {
     this.pids = pids;
     this.startCpu = pids.map(cpuSeconds);
+    this.startSystem = pids.map((pid) => cpuSplit(pid).system);
     this.startMachine = machineJiffies();
     this.startTime = performance.now();
   }
 
-  /** Percent of one core per watched process (same order as given), and the machine's busy percent of all cores. */
-  end(): { processes: number[]; machineBusy: number; seconds: number } {
+  /**
+   * Percent of one core per watched process (same order as given), the part
+   * of it spent in the kernel, and the machine's busy percent of all cores.
+   */
+  end(): { processes: number[]; processesSystem: number[]; machineBusy: number; seconds: number } {
     const seconds = (performance.now() - this.startTime) / 1000;
     const machine = machineJiffies();
     return {
       processes: this.pids.map((pid, i) => (100 * (cpuSeconds(pid) - this.startCpu[i])) / seconds),
+      processesSystem: this.pids.map((pid, i) => (100 * (cpuSplit(pid).system - this.startSystem[i])) / seconds),
       machineBusy: (100 * (machine.busy - this.startMachine.busy)) / (machine.total - this.startMachine.total),
       seconds,
     };

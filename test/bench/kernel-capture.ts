@@ -108,6 +108,8 @@ interface Run {
   machineBusyPercent: number;
   agent?: {
     cpuPercent: number;
+    /** The part of cpuPercent spent in the kernel: reading the ring, the TIME_WAIT sweep's iter/tcp runs. */
+    systemCpuPercent: number;
     rssMiB: number;
     peakRssMiB: number;
     /** Records the agent's JS received during the load window, per second. */
@@ -190,6 +192,7 @@ async function measure(mode: Mode, round: Run['round'], rate?: number): Promise<
     const status = await agent.status();
     run.agent = {
       cpuPercent: used.processes[0],
+      systemCpuPercent: used.processesSystem[0],
       rssMiB: memory.rss,
       peakRssMiB: memory.peak,
       eventsPerSecond: (capturedAtLoadEnd - capturedBefore) / load.seconds,
@@ -221,11 +224,18 @@ async function measure(mode: Mode, round: Run['round'], rate?: number): Promise<
   }
 }
 
+/** Microseconds of agent CPU per event captured. */
+function usPerEvent(a: NonNullable<Run['agent']>): number {
+  return (a.cpuPercent * 10_000) / a.eventsPerSecond;
+}
+
 function describe(run: Run): string {
   const { agent: a, accounting: c, probe: p } = run;
   return [
     `${String(run.round).padEnd(8)} ${run.mode.padEnd(11)} ${run.connPerSecond.toFixed(0).padStart(6)} conn/s`,
-    a ? `agent ${a.cpuPercent.toFixed(1)}% CPU ${a.rssMiB.toFixed(0)} MiB, ${a.eventsPerSecond.toFixed(0)} events/s, kernel drops ${a.kernelDrops}` : '',
+    a
+      ? `agent ${a.cpuPercent.toFixed(1)}% CPU (${a.systemCpuPercent.toFixed(1)}% in the kernel) ${a.rssMiB.toFixed(0)} MiB, ${a.eventsPerSecond.toFixed(0)} events/s = ${usPerEvent(a).toFixed(2)} us/event, kernel drops ${a.kernelDrops}`
+      : '',
     c ? `kernel fired ${c.kernelFired}, agent ${c.agentCaptured} (${c.sweepExits} sweep exits), missing ${c.missing}` : '',
     p ? `probe ${p.delivered}/${p.kernelFired}, latency p50 ${p.latencyMs.p50.toFixed(1)} ms p99 ${p.latencyMs.p99.toFixed(1)} ms` : '',
     `machine ${run.machineBusyPercent.toFixed(0)}% busy`,
@@ -285,12 +295,14 @@ const ratioText = (mode: Mode) => {
 console.log(`\nMaximum rate, medians of ${ROUNDS} interleaved runs; "vs untraced": median (range) of the per-round ratios:\n`);
 console.log(
   table([
-    ['mode', 'conn/s', 'vs untraced', 'agent CPU %', 'agent RSS MiB', 'events/s', 'kernel drops', 'machine busy %'],
+    ['mode', 'conn/s', 'vs untraced', 'agent CPU %', 'in kernel %', 'us/event', 'agent RSS MiB', 'events/s', 'kernel drops', 'machine busy %'],
     ...MODES.map((mode) => [
       mode,
       med(mode, (r) => r.connPerSecond),
       ratioText(mode),
       med(mode, (r) => r.agent?.cpuPercent),
+      med(mode, (r) => r.agent?.systemCpuPercent),
+      med(mode, (r) => (r.agent ? usPerEvent(r.agent) : undefined)),
       med(mode, (r) => r.agent?.rssMiB),
       med(mode, (r) => r.agent?.eventsPerSecond),
       med(mode, (r) => r.agent?.kernelDrops),
@@ -360,12 +372,13 @@ if (moderate.length > 0) {
   console.log(`\nFixed rate ${MODERATE_RATE} conn/s:\n`);
   console.log(
     table([
-      ['mode', 'conn/s', 'events/s', 'agent CPU %', 'CPU % per 10k events/s', 'agent RSS MiB', 'peak RSS MiB', 'kernel drops', 'machine busy %'],
+      ['mode', 'conn/s', 'events/s', 'agent CPU %', 'in kernel %', 'CPU % per 10k events/s', 'agent RSS MiB', 'peak RSS MiB', 'kernel drops', 'machine busy %'],
       ...moderate.map((r) => [
         r.mode,
         r.connPerSecond,
         r.agent!.eventsPerSecond,
         r.agent!.cpuPercent,
+        r.agent!.systemCpuPercent,
         (r.agent!.cpuPercent * 10_000) / r.agent!.eventsPerSecond,
         r.agent!.rssMiB,
         r.agent!.peakRssMiB,

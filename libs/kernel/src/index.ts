@@ -8,6 +8,7 @@ export {
   type BatchClock,
   type CaptureOptions,
   type KernelEvent,
+  type RecordBatch,
   type SocketNow,
 } from './kernel-capture.js';
 export { KernelCaptureError, type KernelCaptureErrorCode } from './kernel-capture-error.js';

@@ -3,7 +3,7 @@ import { packEndpoints, parseServerEndpoint } from './endpoint.js';
 import { KernelCaptureError, type KernelCaptureErrorCode } from './kernel-capture-error.js';
 import { DEFAULT_OBJECT_PATH, loadAddon, type NativeAddon, type NativeCapture } from './native.js';
 import { checkEnvironment } from './preflight.js';
-import { decodeRecords, RecordFlag, RecordKind, type RawRecord } from './record.js';
+import { decodeRecords, RECORD_SIZE, RecordFlag, RecordKind, type RawRecord } from './record.js';
 import { climbDownLadder, type StrategyReport, type TimeWaitStrategy } from './strategy-ladder.js';
 
 /** What to capture and how. Every field is optional: the default is every TCP socket of the host. */
@@ -81,6 +81,18 @@ export interface CaptureInternals {
   preflight?: (objectPath: string) => void;
 }
 
+/**
+ * A batch of records as the ring buffer gave them, for a consumer that
+ * decodes them itself (RECORD_LAYOUT, RECORD_SIZE): no object per record.
+ */
+export interface RecordBatch {
+  /** The records, back to back, RECORD_SIZE bytes each, in a buffer of their own: the consumer may keep it. */
+  view: DataView;
+  count: number;
+  /** Add to a record's ktime_ns to get wall-clock ns since the epoch. */
+  wallClockOffsetNs: bigint;
+}
+
 /** Per batch: the wall clock offset sampled once for the whole batch. */
 export interface BatchClock {
   /** Add to monotonicNs to get wall-clock ns since the epoch. */
@@ -111,6 +123,22 @@ function toEvent(r: RawRecord): KernelEvent {
     uncertaintyNs: r.observedBy === OBS_SWEEP ? r.uncertaintyNs : undefined,
     abort: (r.flags & RecordFlag.ABORT) !== 0,
   };
+}
+
+/**
+ * Moves the TRANSITION records of `bytes` to its front, in order, and
+ * returns how many there are. The ring carries nothing else today; this
+ * keeps openRecords' promise if it ever does.
+ */
+function transitionsOnly(bytes: Uint8Array): number {
+  const total = bytes.length / RECORD_SIZE;
+  let kept = 0;
+  for (let i = 0; i < total; i++) {
+    if (bytes[i * RECORD_SIZE] !== RecordKind.TRANSITION) continue;
+    if (kept !== i) bytes.copyWithin(kept * RECORD_SIZE, i * RECORD_SIZE, (i + 1) * RECORD_SIZE);
+    kept++;
+  }
+  return kept;
 }
 
 function toSocket(r: RawRecord): SocketNow {
@@ -230,15 +258,43 @@ export class KernelCapture {
     internals: CaptureInternals = {},
   ): KernelCapture {
     if (typeof onEvents !== 'function') throw badOption('onEvents must be a function.');
+    return KernelCapture.start(
+      options,
+      (buffer) => {
+        const records = decodeRecords(buffer);
+        const events: KernelEvent[] = [];
+        for (const r of records) if (r.kind === RecordKind.TRANSITION) events.push(toEvent(r));
+        if (events.length) onEvents(events, { wallClockOffsetNs: wallClockOffsetNs() });
+      },
+      internals,
+    );
+  }
+
+  /**
+   * Opens the capture like open(), handing over each batch undecoded: the
+   * agent's path, which turns records into bytes without objects between.
+   * Every record in a batch is a TRANSITION.
+   */
+  static openRecords(
+    options: CaptureOptions,
+    onRecords: (batch: RecordBatch) => void,
+    internals: CaptureInternals = {},
+  ): KernelCapture {
+    if (typeof onRecords !== 'function') throw badOption('onRecords must be a function.');
+    return KernelCapture.start(
+      options,
+      (buffer) => {
+        const count = transitionsOnly(new Uint8Array(buffer, 0, Math.floor(buffer.byteLength / RECORD_SIZE) * RECORD_SIZE));
+        if (count > 0) onRecords({ view: new DataView(buffer), count, wallClockOffsetNs: wallClockOffsetNs() });
+      },
+      internals,
+    );
+  }
+
+  private static start(options: CaptureOptions, onBatch: (buffer: ArrayBuffer) => void, internals: CaptureInternals): KernelCapture {
     const o = normalizeOptions(options);
     (internals.preflight ?? checkEnvironment)(o.objectPath);
     const native = internals.addon ?? loadAddon();
-    const onBatch = (buffer: ArrayBuffer) => {
-      const records = decodeRecords(buffer);
-      const events: KernelEvent[] = [];
-      for (const r of records) if (r.kind === RecordKind.TRANSITION) events.push(toEvent(r));
-      if (events.length) onEvents(events, { wallClockOffsetNs: wallClockOffsetNs() });
-    };
     const { opened, strategy, reports } = climbDownLadder<NativeCapture>(o.requested, (strategy) => {
       const refused = native.probeStrategy(strategy);
       if (refused) return { refused };

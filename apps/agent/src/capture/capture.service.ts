@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { type BatchClock, KernelCapture, type KernelEvent, type SocketNow, type StrategyReport } from '@tcpstate/kernel';
+import { KernelCapture, type RecordBatch, type SocketNow, type StrategyReport } from '@tcpstate/kernel';
 import type { AgentOptions } from '../agent-options.js';
 import { AGENT_OPTIONS } from '../tokens.js';
 import { EventHub } from '../hub/index.js';
-import { toStateChange } from './to-state-change.js';
+import { KernelRecordBatch } from './kernel-batch.js';
 
 /**
  * Owns the kernel capture: loads the BPF programs at start, feeds every batch
@@ -31,7 +31,7 @@ export class CaptureService implements OnModuleInit, OnApplicationShutdown {
       this.log.warn('serving without kernel capture (--no-capture)');
       return;
     }
-    this.capture = KernelCapture.open(
+    this.capture = KernelCapture.openRecords(
       {
         serverEndpoints: this.options.serverEndpoint,
         ports: this.options.port,
@@ -39,7 +39,7 @@ export class CaptureService implements OnModuleInit, OnApplicationShutdown {
         sweepIntervalMs: this.options.sweepInterval,
         timeWaitStrategy: this.options.timeWaitStrategy,
       },
-      (batch, clock) => this.onBatch(batch, clock),
+      (batch) => this.onBatch(batch),
     );
     for (const s of this.capture.strategies) {
       if (s.active) this.log.log(`${s.concern}: ${s.name}`);
@@ -73,8 +73,7 @@ export class CaptureService implements OnModuleInit, OnApplicationShutdown {
     return this.capture?.listSockets() ?? [];
   }
 
-  private onBatch(batch: KernelEvent[], clock: BatchClock): void {
-    const offset = clock.wallClockOffsetNs;
+  private onBatch(records: RecordBatch): void {
     // Drops are counted by the kernel as they happen; report them before the
     // records that arrived after them.
     const drops = this.kernelDrops();
@@ -82,14 +81,10 @@ export class CaptureService implements OnModuleInit, OnApplicationShutdown {
       this.hub.reportKernelDrops(Number(drops - this.reportedDrops));
       this.reportedDrops = drops;
     }
+    const batch = new KernelRecordBatch(records);
     if (batch.length === 0) return;
-    const events = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const e = batch[i];
-      this.transitions[((e.oldState & 15) << 4) | (e.newState & 15)]++;
-      events[i] = toStateChange(e, offset);
-    }
-    this.hub.publish(events);
+    for (let i = 0; i < batch.length; i++) this.transitions[batch.transition(i)]++;
+    this.hub.publishBatch(batch);
   }
 
   onApplicationShutdown(): void {

@@ -1,5 +1,5 @@
 import { setImmediate as tick } from 'node:timers/promises';
-import { create, type MessageInitShape } from '@bufbuild/protobuf';
+import { create, equals, toBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { timestampDate, timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   GapReason,
@@ -12,7 +12,7 @@ import {
 } from '@tcpstate/proto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { EventHub, type EventHubOptions } from './event-hub.js';
-import { estimateEventBytes } from './replay-window.js';
+import type { EventBatch } from './replay-window.js';
 import { RequestError } from './subscribe-request.js';
 
 // A whole second, so that per-second rates are easy to reason about.
@@ -284,8 +284,9 @@ describe('EventHub: the replay window', () => {
     expect(await take(stream, 5)).toEqual(events(8, 12));
   });
 
-  it('evicts beyond maxBytes, counting estimated bytes', () => {
-    const size = estimateEventBytes(setup().change());
+  it('evicts beyond maxBytes, counting the bytes of the serialized events', () => {
+    // Seqs 1 to 7 take one byte each: every event has the same size.
+    const size = toBinary(StateChangeSchema, setup().change({ agentId: 'agent-1', bootId: 'boot-1', seq: 1n })).length;
     const { hub, publish } = setup({ replayMaxBytes: 3 * size + 10 });
     publish(7);
     expect(hub.stats().replay).toEqual({
@@ -748,5 +749,58 @@ describe('EventHub: stats', () => {
     expect(() => new EventHub({ agentId: 'a', bootId: 'b', subscriberQueueMax: 0 })).toThrow(
       'EventHub option subscriberQueueMax must be an integer >= 1, not 0',
     );
+  });
+});
+
+/** An EventBatch over ready-made events (unstamped), counting the messages asked of it. */
+function eventBatch(events: StateChange[]) {
+  const asked: number[] = [];
+  const batch: EventBatch & { asked: number[] } = {
+    length: events.length,
+    timeSeconds: 0,
+    timeNanos: 0,
+    asked,
+    time(i: number) {
+      batch.timeSeconds = Number(events[i].time!.seconds);
+      batch.timeNanos = events[i].time!.nanos;
+    },
+    size: () => 100,
+    message(i: number) {
+      asked.push(i);
+      return create(StateChangeSchema, events[i]);
+    },
+    localPort: (i: number) => events[i].localPort,
+    remotePort: (i: number) => events[i].remotePort,
+  };
+  return batch;
+}
+
+describe('EventHub: batches kept as they came (publishBatch)', () => {
+  it('gives live and replaying subscribers the same events publish() would, making objects only for followed ports', async () => {
+    const { hub, change, subscribe } = setup();
+    const made = (n: number) => Array.from({ length: n }, (_, i) => change({ localPort: 40000 + i, cookie: BigInt(i) }));
+    const stamped = (events: StateChange[], firstSeq: number) =>
+      events.map((e, i) => create(StateChangeSchema, { ...e, agentId: 'agent-1', bootId: 'boot-1', seq: BigInt(firstSeq + i) }));
+    const first = made(3);
+    hub.publishBatch(eventBatch(first));
+    const port = subscribe({ include: [{ port: [40001] }] });
+    const second = made(4);
+    const batch = eventBatch(second);
+    hub.publishBatch(batch);
+    // Only seq 5 (port 40001) has a follower.
+    expect(batch.asked).toEqual([1]);
+    batch.asked.length = 0;
+    const live = await port.next();
+    expect(equals(StateChangeSchema, live.value!.response.value as StateChange, stamped(second, 4)[1])).toBe(true);
+
+    const replay = subscribe({ since: { case: 'sinceSeq', value: 1n }, follow: false });
+    const replayed: StateChange[] = [];
+    for await (const response of replay) replayed.push(response.response.value as StateChange);
+    const want = [...stamped(first, 1), ...stamped(second, 4)];
+    expect(replayed.length).toBe(7);
+    replayed.forEach((event, i) => expect(equals(StateChangeSchema, event, want[i])).toBe(true));
+    // The replay made its own messages (seqs 4 to 7 are the second batch's 0 to 3).
+    expect(batch.asked).toEqual([0, 1, 2, 3]);
+    expect(hub.stats().replay).toMatchObject({ events: 7, bytes: 700 });
   });
 });

@@ -5,7 +5,8 @@ import type { StateChange, SubscribeRequest, SubscribeResponse } from '@tcpstate
 import { EventRate } from './event-rate.js';
 import { LiveSubscribers } from './live-subscribers.js';
 import { eventResponse, type AgentIdentity } from './messages.js';
-import { ReplayWindow } from './replay-window.js';
+import { ReplayWindow, type EventBatch } from './replay-window.js';
+import { ObjectBatch } from './object-batch.js';
 import { planSubscription } from './subscribe-request.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 
@@ -17,9 +18,10 @@ export interface EventHubOptions {
   /** Replay window size in events (default 100 000; 0 keeps no replay). */
   replayMaxEvents?: number;
   /**
-   * Replay window size in estimated heap bytes (default 64 MiB). A typical
-   * event takes about 1.5 KB, so 64 MiB holds about 45 000 events: with both
-   * defaults the byte limit is the one reached first.
+   * Replay window size in bytes (default 64 MiB): what the kept events take,
+   * 120 bytes per kernel record (plus 512 per batch of them); events
+   * published as messages count their serialized size. With both defaults
+   * the event limit is reached first.
    */
   replayMaxBytes?: number;
   /** Live events a subscriber may have waiting before the next ones are dropped (default 10 000). */
@@ -107,6 +109,7 @@ export class EventHub {
     this.window = new ReplayWindow(
       checkOption('replayMaxEvents', options.replayMaxEvents ?? 100_000, 0),
       checkOption('replayMaxBytes', options.replayMaxBytes ?? 64 * 1024 * 1024, 0),
+      this.identity,
     );
     this.queueMax = checkOption('subscriberQueueMax', options.subscriberQueueMax ?? 10_000, 1);
     this.heartbeatIntervalMs = checkOption('heartbeatIntervalMs', options.heartbeatIntervalMs ?? 15_000, 0);
@@ -131,40 +134,66 @@ export class EventHub {
   }
 
   /**
-   * Publishes one batch from the kernel: stamps agent_id, boot_id and the
-   * next seqs on the events (the hub owns them from now on), appends them to
-   * the replay window and offers them to every live subscriber. Never waits.
+   * Publishes one batch of events: stamps agent_id, boot_id and the next
+   * seqs on them (the hub owns them from now on), appends them to the replay
+   * window and offers them to every live subscriber. Never waits.
    */
   publish(batch: readonly StateChange[]): void {
     const count = batch.length;
     if (count === 0) return;
-    const window = this.window;
-    const firstSeq = window.nextSeq;
-    const responses = new Array<SubscribeResponse>(count);
+    const firstSeq = this.window.nextSeq;
     for (let i = 0; i < count; i++) {
       const event = batch[i];
       event.agentId = this.identity.agentId;
       event.bootId = this.identity.bootId;
       event.seq = BigInt(firstSeq + i);
-      const response = eventResponse(event);
-      responses[i] = response;
-      window.append(event, response);
     }
-    this.rate.add(count, this.now().getTime());
+    this.window.append(new ObjectBatch(batch));
+    this.afterAppend(count);
+    const live = this.live;
+    if (live.size === 0) return;
+    // Event-major order: every filter looks at one event in turn, which keeps
+    // the event's fields (and its parsed addresses) hot.
+    for (let i = 0; i < count; i++) live.offer(batch[i], eventResponse(batch[i]), firstSeq + i);
+    this.wakeLive();
+  }
 
+  /**
+   * Publishes a batch from the kernel capture, as publish() does, keeping
+   * the batch as it is: an event is made a message only for a live stream
+   * that may want it (or later for a replay), so with nobody following
+   * live, capture makes no object per event.
+   */
+  publishBatch(batch: EventBatch): void {
+    const count = batch.length;
+    if (count === 0) return;
+    const firstSeq = this.window.nextSeq;
+    this.window.append(batch);
+    this.afterAppend(count);
+    const live = this.live;
+    if (live.size === 0) return;
+    const { agentId, bootId } = this.identity;
+    for (let i = 0; i < count; i++) {
+      if (!live.mayWant(batch.localPort(i), batch.remotePort(i))) continue;
+      const event = batch.message(i);
+      event.agentId = agentId;
+      event.bootId = bootId;
+      event.seq = BigInt(firstSeq + i);
+      live.offer(event, eventResponse(event), firstSeq + i);
+    }
+    this.wakeLive();
+  }
+
+  /** After `count` events were appended: rate, and evictions (telling replays about theirs). */
+  private afterAppend(count: number): void {
+    this.rate.add(count, this.now().getTime());
+    const window = this.window;
     const evict = window.excess();
     if (evict > 0) {
       const firstKept = window.firstSeq + evict;
       for (const subscription of this.replaying) if (subscription.cursor < firstKept) subscription.replayEvicted(firstKept);
       window.evict(evict);
     }
-
-    const live = this.live;
-    if (live.size === 0) return;
-    // Event-major order: every filter looks at one event in turn, which keeps
-    // the event's fields (and its parsed addresses) hot.
-    for (let i = 0; i < count; i++) live.offer(batch[i], responses[i], firstSeq + i);
-    this.wakeLive();
   }
 
   /** Once per batch: hand waiting streams what they were given. */

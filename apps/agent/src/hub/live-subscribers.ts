@@ -46,6 +46,14 @@ export class LiveSubscribers {
     }
   }
 
+  /**
+   * Whether some stream may want an event between these ports: lets the
+   * publisher skip making an object of events nobody follows.
+   */
+  mayWant(localPort: number, remotePort: number): boolean {
+    return this.anyPort.length > 0 || this.byPort.has(localPort) || this.byPort.has(remotePort);
+  }
+
   /** Offers one event (seq `seq`) to every stream whose filter may match it. */
   offer(event: StateChange, response: SubscribeResponse, seq: number): void {
     const anyPort = this.anyPort;

@@ -16,9 +16,13 @@ export interface AgentIdentity {
   readonly bootId: string;
 }
 
-/** Wraps an event once; the same response object goes to every subscriber and replay. */
+/**
+ * Wraps an event once; the same response object goes to every subscriber
+ * that takes it. A literal equal to what create() makes, for the same
+ * reason as the StateChange literals: it is made per event.
+ */
 export function eventResponse(event: StateChange): SubscribeResponse {
-  return create(SubscribeResponseSchema, { response: { case: 'event', value: event } });
+  return { $typeName: 'tcpstate.v1.SubscribeResponse', response: { case: 'event', value: event } };
 }
 
 interface GapFields {

@@ -4,6 +4,7 @@ import type { StateChange, SubscribeResponse } from '@tcpstate/proto';
 import type { CompiledFilters } from '@tcpstate/model';
 import { Fifo } from './fifo.js';
 import {
+  eventResponse,
   heartbeatResponse,
   kernelGap,
   replayEvictedGap,
@@ -212,8 +213,7 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
     const limit = Math.min(firstKept, this.follow ? window.nextSeq : this.endSeq);
     for (let seq = this.cursor; seq < limit; seq++) {
       this.passMarksBefore(seq);
-      const entry = window.get(seq);
-      if (this.matchesAll || this.filters.matches(entry.event)) this.drop(seq);
+      if (this.matchesAll || this.filters.matches(window.event(seq))) this.drop(seq);
     }
     this.cursor = Math.max(this.cursor, limit);
     this.passMarksBefore(this.cursor);
@@ -323,15 +323,15 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
         this.goLive();
         return undefined;
       }
-      const entry = window.get(seq);
+      const event = window.event(seq);
       this.cursor = seq + 1;
-      if (this.matchesAll || this.filters.matches(entry.event)) {
+      if (this.matchesAll || this.filters.matches(event)) {
         this.countDelivered();
         // Switch as soon as the replay has caught up, so that no event
         // published meanwhile has to be read back from the window (and
         // cannot be evicted under this subscriber).
         if (this.follow && this.phase === Phase.Replay && this.cursor === window.nextSeq) this.goLive();
-        return entry.response;
+        return eventResponse(event);
       }
     }
   }
