@@ -222,12 +222,29 @@ const NATIVE_CODES: Record<string, KernelCaptureErrorCode> = {
 export function fromNativeError(error: unknown): KernelCaptureError {
   if (error instanceof KernelCaptureError) return error;
   const e = error as { code?: string; message?: string; details?: string };
+  // EACCES from a load that the capability preflight let through is the
+  // verifier rejecting a program, not a missing privilege: say so, with the
+  // verifier's own reason (the last line of its log).
+  if (e.code === 'PERMISSION' && /\(errno 13\)/.test(e.message ?? '')) {
+    const reason = verifierReason(e.details);
+    return new KernelCaptureError(
+      'LOAD_FAILED',
+      `The kernel's verifier rejected the eBPF programs${reason ? ` (${reason})` : ''}: this kernel differs from those tcpstate is tested on, see docs/kernel.md.`,
+      e.details,
+    );
+  }
   const code = NATIVE_CODES[e.code ?? ''] ?? 'LOAD_FAILED';
   const message =
     code === 'NOT_PERMITTED'
       ? `The kernel refused the eBPF programs (${e.message ?? 'permission denied'}): run the agent as root or with CAP_BPF and CAP_PERFMON.`
       : `${e.message ?? String(error)}.`;
   return new KernelCaptureError(code, message, e.details);
+}
+
+/** The verifier's verdict in a libbpf log: its last line that is not a processed-instructions summary. */
+function verifierReason(log: string | undefined): string | undefined {
+  const lines = (log ?? '').split('\n').map((l) => l.trim()).filter((l) => l && !/^(processed|verification time|stack depth|-- END|libbpf:)/.test(l));
+  return lines.at(-1)?.slice(0, 200);
 }
 
 /**

@@ -10,14 +10,14 @@ import { climbDownLadder, type TimeWaitStrategy } from './strategy-ladder.js';
 const EPERM = 'fexit/inet_twsk_alloc: load refused: Operation not permitted (errno 1)';
 const NO_KPROBES = 'kprobe/inet_twsk_alloc: no kprobe PMU';
 
-function fakeAddon(probe: Record<string, string>, loadError: Partial<Record<TimeWaitStrategy, { code: string; message: string }>> = {}) {
+function fakeAddon(probe: Record<string, string>, loadError: Partial<Record<TimeWaitStrategy, { code: string; message: string; details?: string }>> = {}) {
   const opened: string[] = [];
   const addon: NativeAddon = {
     probeStrategy: (name) => probe[name] ?? '',
     NativeCapture: class implements NativeCapture {
       constructor(_path: string, strategy: string) {
         const error = loadError[strategy as TimeWaitStrategy];
-        if (error) throw Object.assign(new Error(error.message), { code: error.code });
+        if (error) throw Object.assign(new Error(error.message), { code: error.code, details: error.details });
         opened.push(strategy);
       }
       drops() {
@@ -105,6 +105,22 @@ describe('KernelCapture.open strategy choice', () => {
     );
     expect(() => KernelCapture.open({}, () => {}, { addon, preflight: noPreflight })).toThrow(
       /run the agent as root or with CAP_BPF and CAP_PERFMON\.$/,
+    );
+  });
+
+  it('names a verifier rejection as such, with the verifier\'s reason, not as missing privileges', () => {
+    const { addon } = fakeAddon(
+      { fexit: EPERM, kprobe: NO_KPROBES },
+      {
+        sweep: {
+          code: 'PERMISSION',
+          message: 'The kernel refused to load the eBPF programs: Permission denied (errno 13)',
+          details: 'libbpf: prog \'handle_set_state\': BPF program load failed: Permission denied\n; r1 = *(u16 *)(r6 +782)\naccess beyond struct sock at off 782 size 2\nprocessed 12 insns (limit 1000000)\n',
+        },
+      },
+    );
+    expect(() => KernelCapture.open({}, () => {}, { addon, preflight: noPreflight })).toThrow(
+      "The kernel's verifier rejected the eBPF programs (access beyond struct sock at off 782 size 2): this kernel differs from those tcpstate is tested on, see docs/kernel.md.",
     );
   });
 
