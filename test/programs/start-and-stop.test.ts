@@ -1,12 +1,21 @@
 // The programs as a user starts them: --help, bad options, a port in use,
 // and a graceful stop on SIGTERM/SIGINT. One clear line, never a stack trace.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { nodeBin, repoRoot, run, startProgram } from '@tcpstate/testbed';
 
 const main = (app: string) => `${repoRoot}apps/${app}/dist/main.js`;
 const bin = (app: string, name: string) => `${repoRoot}apps/${app}/bin/${name}`;
+
+// Started without side effects: the agent without kernel capture, the
+// collector with its data in a temp dir rather than ./tcpstate-data here.
+const dataDir = mkdtempSync(join(tmpdir(), 'tcpstate-programs-'));
+afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+const quiet = (app: string) => (app === 'agent' ? ['--no-capture'] : ['--store', dataDir]);
 
 describe.each([
   ['agent', 'tcpstate-agent', '4270', '4271'],
@@ -43,7 +52,7 @@ describe.each([
     await once(blocker, 'listening');
     const port = (blocker.address() as { port: number }).port;
     try {
-      const r = await run(nodeBin, [main(app), '--grpc-listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0', '--no-capture'].filter((a) => app === 'agent' || a !== '--no-capture'));
+      const r = await run(nodeBin, [main(app), '--grpc-listen', `127.0.0.1:${port}`, '--http-listen', '127.0.0.1:0', ...quiet(app)]);
       expect(r.code).toBe(1);
       const errors = r.stderr.trim().split('\n').filter((l) => !/\bLOG\b/.test(l));
       expect(errors).toEqual([`${name}: cannot listen on 127.0.0.1:${port} for gRPC: the address is already in use`]);
@@ -54,7 +63,7 @@ describe.each([
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('stops gracefully on %s with exit 0', async (signal) => {
-    const p = await startProgram(app as 'agent' | 'collector', app === 'agent' ? ['--no-capture'] : []);
+    const p = await startProgram(app as 'agent' | 'collector', quiet(app));
     const code = await p.stop(signal);
     expect(code).toBe(0);
     expect(p.output()).not.toMatch(/\n\s+at /);

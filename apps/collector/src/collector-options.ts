@@ -34,6 +34,9 @@ export interface CollectorOptions {
   tlsClientCa?: string;
 }
 
+/** The shortest --retention: anything shorter could delete events while they are still being ingested. */
+export const MIN_RETENTION_MS = 10_000;
+
 export const collectorOptionSpecs: OptionSpec[] = [
   { name: 'grpc-listen', value: 'HOST:PORT', description: 'Serve the gRPC protocol (HTTP/2) here', parse: parseListen, default: { host: '0.0.0.0', port: 4280 } },
   { name: 'http-listen', value: 'HOST:PORT', description: 'Serve Connect/gRPC-Web (HTTP/1.1), /healthz and /metrics here', parse: parseListen, default: { host: '0.0.0.0', port: 4281 } },
@@ -44,7 +47,7 @@ export const collectorOptionSpecs: OptionSpec[] = [
   { name: 'agents-file', value: 'FILE', description: 'A file listing agents, one HOST:PORT per line (# starts a comment), re-read periodically' },
   { name: 'discovery-interval', value: 'DURATION', description: 'How often DNS names are re-resolved and --agents-file is re-read', parse: parseDuration, default: 30_000 },
   { name: 'store', value: 'DIR|postgres://...', description: 'Where events are stored: a data directory (SQLite) or a PostgreSQL URL', default: './tcpstate-data' },
-  { name: 'retention', value: 'DURATION', description: 'Keep events this long', parse: parseDuration, default: 7 * 86_400_000 },
+  { name: 'retention', value: 'DURATION', description: 'Keep events this long (s, m, h or d: 12h, 7d; at least 10s)', parse: parseDuration, default: 7 * 86_400_000 },
   { name: 'replica-id', value: 'ID', description: 'Name of this collector replica in the agent leases (unique per replica)', default: hostname() },
   { name: 'lease-ttl', value: 'DURATION', description: 'A replica that stops renewing its lease on an agent loses it after this long', parse: parseDuration, default: 15_000 },
   { name: 'gone-after', value: 'DURATION', description: 'Report an agent GONE once it has been unreachable this long', parse: parseDuration, default: 60_000 },
@@ -70,7 +73,7 @@ export function checkCollectorOptions(o: CollectorOptions): string[] {
   if (o.agentCert && !o.agentCa) problems.push('--agent-cert needs --agent-ca (client certificates are only sent over TLS)');
   if (o.leaseTtl < 1000) problems.push('--lease-ttl: must be at least 1s');
   if (o.discoveryInterval < 100) problems.push('--discovery-interval: must be at least 100ms');
-  if (o.retention < 60_000) problems.push('--retention: must be at least 1m');
+  if (o.retention < MIN_RETENTION_MS) problems.push('--retention: must be at least 10s');
   if (o.agentKeepalive < 100) problems.push('--agent-keepalive: must be at least 100ms');
   if (o.heartbeat < 100) problems.push('--heartbeat: must be at least 100ms');
   if (o.replicaId === '') problems.push('--replica-id: must not be empty');

@@ -6,9 +6,12 @@ import type { EventStore } from '@tcpstate/store';
 import type { CollectorOptions } from './collector-options.js';
 import { COLLECTOR_OPTIONS, EVENT_STORE } from './tokens.js';
 
-/** How often retention runs: a tenth of the retention, between a minute and an hour. */
+/**
+ * How often retention runs: a tenth of the retention, between a second and an
+ * hour, so that nothing outlives the retention by more than a tenth of it.
+ */
 export function retentionPeriodMs(retentionMs: number): number {
-  return Math.min(3_600_000, Math.max(60_000, Math.floor(retentionMs / 10)));
+  return Math.min(3_600_000, Math.max(1_000, Math.floor(retentionMs / 10)));
 }
 
 @Injectable()

@@ -48,6 +48,8 @@ export interface ConnectionState {
   enteredStates: number;
   /** Bit n set: some transition left state n (old_state filters). */
   leftStates: number;
+  /** Lowest seq applied: with lastSeq, where a rebuild finds the connection's events. */
+  firstSeq: bigint;
   /** Highest seq applied: an event below it arrived out of order and forces a rebuild. */
   lastSeq: bigint;
   segmentCount: number;
@@ -99,6 +101,7 @@ function freshState(e: ConnectionEvent): ConnectionState {
     timeWaitObservedBy: Observation.UNSPECIFIED,
     enteredStates: 0,
     leftStates: 0,
+    firstSeq: e.seq,
     lastSeq: 0n,
     segmentCount: 0,
   };
@@ -130,6 +133,7 @@ export function applyEvents(
     if (t < row.firstSeenNs) row.firstSeenNs = t;
     if (t > row.lastSeenNs) row.lastSeenNs = t;
     if (e.seq > row.lastSeq) row.lastSeq = e.seq;
+    if (e.seq < row.firstSeq) row.firstSeq = e.seq;
     row.enteredStates |= stateBit(e.newState);
     row.leftStates |= stateBit(e.oldState);
     row.open = e.newState !== TcpState.CLOSE;

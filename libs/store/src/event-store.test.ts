@@ -443,6 +443,16 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     const store = await open();
     await store.ingest('agent-a', 'boot-a', { events: [...clientClosesFirst(), ...clientInTimeWait()], gaps: [] });
     await store.ingest('agent-b', 'boot-b', { events: serverSide(), gaps: [] });
+    // c31 lives five minutes (1000..300000): longer than the two minutes after which a connection counts as long-lived.
+    const long = { cookie: 31, side: Side.CLIENT, local: ['10.0.0.3', 40003] as [string, number] };
+    await store.ingest('agent-c', 'boot-c', {
+      events: [
+        event('agent-c', 'boot-c', long, { seq: 1, ms: 1000, old: CLOSE, new: SYN_SENT }),
+        event('agent-c', 'boot-c', long, { seq: 2, ms: 1001, old: SYN_SENT, new: ESTABLISHED }),
+        event('agent-c', 'boot-c', long, { seq: 3, ms: 300_000, old: ESTABLISHED, new: CLOSE }),
+      ],
+      gaps: [],
+    });
     const cookies = async (startMs: number, endMs: number, pageSize = 100) => {
       const found: number[] = [];
       let pageToken = '';
@@ -453,13 +463,18 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
       } while (pageToken !== '');
       return found;
     };
-    // c11 lives 1000..62000, s21 1000..1701, c12 2000..3004 and is still in TIME_WAIT.
+    // c11 lives 1000..62000, s21 1000..1701, c12 2000..3004 and is still in TIME_WAIT, c31 1000..300000.
     expect(await cookies(0, 1000)).toEqual([]);
-    expect(await cookies(1000, 1001)).toEqual([11, 21]);
-    expect(await cookies(1800, 2500)).toEqual([11, 12]);
-    expect(await cookies(5000, 6000)).toEqual([11, 12]);
-    expect(await cookies(62001, 70000)).toEqual([12]);
-    expect(await cookies(0, 100_000, 1)).toEqual([11, 21, 12]);
+    expect(await cookies(1000, 1001)).toEqual([11, 21, 31]);
+    expect(await cookies(1800, 2500)).toEqual([11, 31, 12]);
+    expect(await cookies(5000, 6000)).toEqual([11, 31, 12]);
+    expect(await cookies(62001, 70000)).toEqual([31, 12]);
+    expect(await cookies(200_000, 210_000)).toEqual([31, 12]);
+    expect(await cookies(300_001, 400_000)).toEqual([12]);
+    expect(await cookies(0, 100_000, 1)).toEqual([11, 21, 31, 12]);
+    // Stats read segments from the same parts: c31's ESTABLISHED ended inside the window.
+    const established = (await store.stats({ start: at(200_000), end: at(400_000), stepMs: 10_000 })).durations.find((d) => d.state === ESTABLISHED);
+    expect(established && Number(established.count)).toBe(1);
   });
 
   it('filters connections by host, endpoint, CIDR, side, state and process', async () => {
@@ -588,11 +603,11 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     expect(await again.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 6n });
     await again.close();
     const versions = await backend.exec(target, 'SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((r) => Number(r.version))).toEqual([1]);
+    expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3]);
     // A store written by a newer tcpstate is refused with a message saying so.
     await backend.exec(target, "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (99, 'from the future', 0)");
     await expect(openStore(target)).rejects.toThrow(SchemaVersionError);
-    await expect(openStore(target)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(1\)/);
+    await expect(openStore(target)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(3\)/);
   });
 
   it('shares agents between replicas through leases', async () => {
@@ -625,6 +640,26 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     expect(await r1.acquireLeases('replica-1', ['agent-x'], 60_000)).toEqual([]);
     await r2.releaseLeases('replica-2', ['agent-x']);
     expect(await r1.acquireLeases('replica-1', ['agent-x'], 60_000)).toEqual(['agent-x']);
+  });
+
+  it('tells a heartbeating replica which replicas are alive and who holds which lease', async () => {
+    const target = await backend.newTarget();
+    const r1 = await open(target);
+    const r2 = await open(target);
+    expect(await r1.heartbeat('replica-1', 60_000)).toEqual({ replicas: ['replica-1'], leases: [] });
+    await r1.acquireLeases('replica-1', ['agent-b', 'agent-a'], 60_000);
+    expect(await r2.heartbeat('replica-2', 60_000)).toEqual({
+      replicas: ['replica-1', 'replica-2'],
+      leases: [{ agentId: 'agent-a', replicaId: 'replica-1' }, { agentId: 'agent-b', replicaId: 'replica-1' }],
+    });
+    // A replica that stops heartbeating is no longer alive once its heartbeat expires.
+    await r2.heartbeat('replica-2', 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await r1.heartbeat('replica-1', 60_000)).replicas).toEqual(['replica-1']);
+    // Leaving removes the heartbeat and the leases at once.
+    await r2.heartbeat('replica-2', 60_000);
+    await r1.leave('replica-1');
+    expect(await r2.heartbeat('replica-2', 60_000)).toEqual({ replicas: ['replica-2'], leases: [] });
   });
 
   it('stores concurrent batches of one agent from two replicas exactly once', async () => {

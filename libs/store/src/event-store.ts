@@ -90,6 +90,20 @@ export interface PeerLookup {
   reason?: string;
 }
 
+/** A live lease: which replica ingests which agent. */
+export interface LiveLease {
+  agentId: string;
+  replicaId: string;
+}
+
+/** What a replica learns when it heartbeats: who is alive and who holds what. */
+export interface ReplicaView {
+  /** Replicas whose heartbeat has not expired, the caller included, sorted. */
+  replicas: string[];
+  /** Leases that have not expired, sorted by agent id. */
+  leases: LiveLease[];
+}
+
 /** Rows removed by retention. */
 export interface RetentionResult {
   events: number;
@@ -145,6 +159,16 @@ export interface EventStore {
 
   /** Gives up this replica's leases (all, or on the agents listed), e.g. at shutdown. */
   releaseLeases(replicaId: string, agentIds?: readonly string[]): Promise<void>;
+
+  /**
+   * Marks this replica alive for `ttlMs` (judged by the database's clock, as
+   * leases are) and returns the live replicas and leases, from which replicas
+   * share the agents fairly.
+   */
+  heartbeat(replicaId: string, ttlMs: number): Promise<ReplicaView>;
+
+  /** Removes this replica's heartbeat and every lease it holds (it is shutting down). */
+  leave(replicaId: string): Promise<void>;
 
   /**
    * Connections whose life overlaps the window and that match the filters,

@@ -2,10 +2,11 @@
 // into column values, and derive connection rows from the events inserted.
 import type { Gap, StateChange } from '@tcpstate/proto';
 import { addressKey, toInt64 } from './address-key.js';
-import type { ConnectionEvent, ConnectionState, Segment } from './connection-builder.js';
+import { applyEvents, type ConnectionEvent, type ConnectionState, type Segment } from './connection-builder.js';
 import { StoreError } from './errors.js';
 import type { IngestBatch } from './event-store.js';
 import { connectionEventOf } from './row-mapping.js';
+import { encodeSegments, mergeSegments } from './segment-codec.js';
 import { durationNs, nowNs, toNs } from './time.js';
 
 /** One event of a batch, as the agent sent it and as the builder reads it. */
@@ -73,26 +74,71 @@ export function gapValues(runId: bigint, g: Gap): unknown[] {
 export const CONNECTION_COLUMN_NAMES = [
   'run_id', 'cookie', 'family', 'local_address', 'local_port', 'remote_address', 'remote_port',
   'local_key', 'remote_key', 'side', 'pid', 'comm', 'netns', 'first_seen_ns', 'last_seen_ns', 'open',
-  'time_wait_observed_by', 'entered_states', 'left_states', 'last_seq', 'segment_count',
+  'time_wait_observed_by', 'entered_states', 'left_states', 'first_seq', 'last_seq', 'segment_count', 'segments',
+] as const;
+
+/**
+ * The columns an event can change on a row whose endpoints, identity and
+ * first_seen_ns stay as they were (nearly every update): writing only these
+ * leaves the indexes on first_seen_ns and on the endpoints untouched.
+ */
+export const PROGRESS_COLUMN_NAMES = [
+  'last_seen_ns', 'open', 'time_wait_observed_by', 'entered_states', 'left_states', 'last_seq', 'segment_count', 'segments',
 ] as const;
 
 /** A derived row's values for CONNECTION_COLUMN_NAMES; `open` is written as the back-end stores booleans. */
-export function connectionValues(runId: bigint, s: ConnectionState, bool: (b: boolean) => unknown): unknown[] {
+export function connectionValues(runId: bigint, c: DerivedConnection, bool: (b: boolean) => unknown): unknown[] {
+  const s = c.state;
   return [
     runId, s.cookie, s.family, s.localAddress, s.localPort, s.remoteAddress, s.remotePort,
     addressKey(s.localAddress), addressKey(s.remoteAddress), s.side, s.pid, s.comm, s.netns, s.firstSeenNs,
-    s.lastSeenNs, bool(s.open), s.timeWaitObservedBy, s.enteredStates, s.leftStates, s.lastSeq, s.segmentCount,
+    s.lastSeenNs, bool(s.open), s.timeWaitObservedBy, s.enteredStates, s.leftStates, s.firstSeq, s.lastSeq, s.segmentCount, c.blob,
   ];
 }
 
-/** Columns of the segments table, in the order of segmentValues. */
-export const SEGMENT_COLUMNS = [
-  'run_id', 'cookie', 'idx', 'state', 'start_ns', 'end_ns', 'start_observed_by', 'end_observed_by', 'approximate',
-] as const;
+/** A derived row's values for PROGRESS_COLUMN_NAMES. */
+export function progressValues(c: DerivedConnection, bool: (b: boolean) => unknown): unknown[] {
+  const s = c.state;
+  return [s.lastSeenNs, bool(s.open), s.timeWaitObservedBy, s.enteredStates, s.leftStates, s.lastSeq, s.segmentCount, c.blob];
+}
 
-/** A segment's values for SEGMENT_COLUMNS. */
-export function segmentValues(runId: bigint, cookie: bigint, s: Segment, bool: (b: boolean) => unknown): unknown[] {
-  return [runId, cookie, s.idx, s.state, s.startNs, s.endNs, s.startObservedBy, s.endObservedBy, bool(s.approximate)];
+/** A connection's stored row as the builder reads it: the row and all its segments. */
+export interface StoredConnection {
+  state: ConnectionState;
+  segments: Segment[];
+}
+
+/** A connection's row after new events: what to write back. */
+export interface DerivedConnection {
+  state: ConnectionState;
+  /** All its segments, idx 0 first. */
+  segments: Segment[];
+  /** The segments as stored (segment-codec.ts). */
+  blob: Buffer;
+  /** Whether a column outside PROGRESS_COLUMN_NAMES changed (or the row is new): the whole row must be written. */
+  wholeRow: boolean;
+}
+
+/** Applies a connection's newly inserted events to its stored row (undefined: a new connection, or a rebuild from all events). */
+export function deriveConnection(stored: StoredConnection | undefined, events: readonly ConnectionEvent[]): DerivedConnection {
+  const last = stored?.segments.at(-1);
+  const applied = applyEvents(stored?.state, last, events);
+  const segments = stored ? mergeSegments(stored.segments, applied.segments) : applied.segments;
+  return {
+    state: applied.state,
+    segments,
+    blob: encodeSegments(segments),
+    wholeRow: stored === undefined || !sameIdentity(stored.state, applied.state),
+  };
+}
+
+/** Whether two rows agree on every column outside PROGRESS_COLUMN_NAMES. */
+function sameIdentity(a: ConnectionState, b: ConnectionState): boolean {
+  return (
+    a.firstSeenNs === b.firstSeenNs && a.family === b.family && a.localAddress === b.localAddress && a.localPort === b.localPort &&
+    a.remoteAddress === b.remoteAddress && a.remotePort === b.remotePort && a.side === b.side && a.pid === b.pid &&
+    a.comm === b.comm && a.netns === b.netns && a.firstSeq === b.firstSeq
+  );
 }
 
 /** Inserted events grouped per connection (stored cookie), each group in seq order. */
@@ -104,6 +150,17 @@ export function groupByConnection(inserted: readonly BatchEvent[]): Map<bigint, 
     else groups.set(e.derived.cookie, [e.derived]);
   }
   return groups;
+}
+
+/**
+ * The seq range [low, high] that holds every event of a connection being
+ * rebuilt: what was applied and what just arrived (events have no index by
+ * connection; a rebuild reads this stretch of the run and keeps the
+ * connection's own).
+ */
+export function rebuildRange(state: ConnectionState, events: readonly ConnectionEvent[]): [bigint, bigint] {
+  const newest = events[events.length - 1].seq;
+  return [events[0].seq < state.firstSeq ? events[0].seq : state.firstSeq, newest > state.lastSeq ? newest : state.lastSeq];
 }
 
 /**

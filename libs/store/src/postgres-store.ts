@@ -13,7 +13,7 @@ import {
   type QueryTimelineResponse,
 } from '@tcpstate/proto';
 import pg from 'pg';
-import { applyEvents, type AppliedEvents, type ConnectionEvent } from './connection-builder.js';
+import type { ConnectionEvent } from './connection-builder.js';
 import { SchemaVersionError, StoreError, StoreUnavailableError } from './errors.js';
 import type {
   ConnectionKey,
@@ -23,6 +23,7 @@ import type {
   IngestBatch,
   IngestResult,
   PeerLookup,
+  ReplicaView,
   RetentionResult,
   StatsQuery,
   StoreCursor,
@@ -30,9 +31,11 @@ import type {
   TimeWindow,
 } from './event-store.js';
 import {
-  runProgress,
+  type BatchEvent,
   CONNECTION_COLUMN_NAMES,
   connectionValues,
+  type DerivedConnection,
+  deriveConnection,
   EVENT_COLUMNS,
   eventValues,
   GAP_COLUMNS,
@@ -40,12 +43,18 @@ import {
   groupByConnection,
   needsRebuild,
   prepareBatch,
-  SEGMENT_COLUMNS,
-  segmentValues,
+  PROGRESS_COLUMN_NAMES,
+  progressValues,
+  rebuildRange,
+  runProgress,
+  type StoredConnection,
 } from './ingest-plan.js';
+import { columnLiterals, type PgArrayType } from './pg-arrays.js';
 import { StoreQueries } from './queries.js';
 import { retentionStatements } from './retention.js';
-import { big, connectionEventOfRow, connectionStateOfRow, segmentOfRow } from './row-mapping.js';
+import { replicaViewOfRows } from './replica-view.js';
+import { big, connectionEventOfRow, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
+import { encodeSegments } from './segment-codec.js';
 import { newerSchemaMessage, postgresMigrations } from './schema.js';
 import { numberedPlaceholders, raw, type Row, type Sql, type SqlRunner } from './sql.js';
 import { nowNs, type TimeInput, toNs } from './time.js';
@@ -56,26 +65,29 @@ const MIGRATION_LOCK = 0x74637073746174n;
 const DB_NOW_NS = '(floor(extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)';
 
 /** PostgreSQL column types of the arrays a batch is sent as (unnest), per column. */
-const EVENT_TYPES: Record<(typeof EVENT_COLUMNS)[number], string> = {
+const EVENT_TYPES: Record<(typeof EVENT_COLUMNS)[number], PgArrayType> = {
   run_id: 'bigint', seq: 'bigint', time_ns: 'bigint', monotonic_ns: 'bigint', cookie: 'bigint',
   family: 'smallint', local_address: 'text', local_port: 'integer', remote_address: 'text', remote_port: 'integer',
   old_state: 'smallint', new_state: 'smallint', side: 'smallint', time_in_old_state_ns: 'bigint', pid: 'bigint',
   comm: 'text', cgroup_id: 'bigint', netns: 'bigint', observed_by: 'smallint', time_uncertainty_ns: 'bigint',
 };
-const GAP_TYPES: Record<(typeof GAP_COLUMNS)[number], string> = {
+const GAP_TYPES: Record<(typeof GAP_COLUMNS)[number], PgArrayType> = {
   run_id: 'bigint', reason: 'smallint', count: 'bigint', first_seq: 'bigint', last_seq: 'bigint',
   time_ns: 'bigint', message: 'text',
 };
-const CONNECTION_TYPES: Record<(typeof CONNECTION_COLUMN_NAMES)[number], string> = {
+const CONNECTION_TYPES: Record<(typeof CONNECTION_COLUMN_NAMES)[number], PgArrayType> = {
   run_id: 'bigint', cookie: 'bigint', family: 'smallint', local_address: 'text', local_port: 'integer',
   remote_address: 'text', remote_port: 'integer', local_key: 'bytea', remote_key: 'bytea', side: 'smallint', pid: 'bigint',
   comm: 'text', netns: 'bigint', first_seen_ns: 'bigint', last_seen_ns: 'bigint', open: 'boolean',
-  time_wait_observed_by: 'smallint', entered_states: 'integer', left_states: 'integer', last_seq: 'bigint', segment_count: 'integer',
+  time_wait_observed_by: 'smallint', entered_states: 'integer', left_states: 'integer', first_seq: 'bigint', last_seq: 'bigint',
+  segment_count: 'integer', segments: 'bytea',
 };
-const SEGMENT_TYPES: Record<(typeof SEGMENT_COLUMNS)[number], string> = {
-  run_id: 'bigint', cookie: 'bigint', idx: 'integer', state: 'smallint', start_ns: 'bigint', end_ns: 'bigint',
-  start_observed_by: 'smallint', end_observed_by: 'smallint', approximate: 'boolean',
-};
+
+/** A connection row to write: its key and what was derived. */
+interface ConnectionWrite {
+  cookie: bigint;
+  derived: DerivedConnection;
+}
 
 /** int8 as bigint (pg's default is text); everything else as pg parses it. */
 const types = {
@@ -93,6 +105,10 @@ export class PostgresStore implements EventStore {
   readonly kind = 'postgres' as const;
   readonly shared = true;
   private queries!: StoreQueries;
+  /** run_id by agent_id + NUL + boot_id, learnt from committed transactions (runs are never removed). */
+  private readonly runIds = new Map<string, bigint>();
+  /** Agent id + NUL + host name already recorded by a committed ingest (repeated every batch otherwise). */
+  private readonly hostsRecorded = new Set<string>();
   /** The newest error of an idle pooled connection (they come while the server restarts). */
   lastIdleError: Error | undefined;
 
@@ -135,27 +151,37 @@ export class PostgresStore implements EventStore {
 
   async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
     const prepared = prepareBatch(agentId, bootId, batch);
-    return this.transaction(async (client) => {
-      await this.run(
-        client,
-        `INSERT INTO hosts (agent_id, hostname, address, boot_id, strategies, updated_ns) VALUES ($1, $2, '', '', '[]', $3)
-         ON CONFLICT (agent_id) DO UPDATE SET hostname = EXCLUDED.hostname
-         WHERE EXCLUDED.hostname <> '' AND hosts.hostname IS DISTINCT FROM EXCLUDED.hostname`,
-        [agentId, hostname ?? '', nowNs()],
-      );
-      if (prepared.events.length === 0 && prepared.gaps.length === 0) return { inserted: 0, duplicates: 0, gapsInserted: 0 };
-      const runId = await this.runId(client, agentId, bootId);
+    const hostKey = `${agentId}\u0000${hostname ?? ''}`;
+    const runKey = `${agentId}\u0000${bootId}`;
+    // What the transaction learns is remembered only once it has committed (a rolled-back run row never existed).
+    const { result, runId } = await this.transaction(async (client) => {
+      if (!this.hostsRecorded.has(hostKey)) {
+        await this.run(
+          client,
+          `INSERT INTO hosts (agent_id, hostname, address, boot_id, strategies, updated_ns) VALUES ($1, $2, '', '', '[]', $3)
+           ON CONFLICT (agent_id) DO UPDATE SET hostname = EXCLUDED.hostname
+           WHERE EXCLUDED.hostname <> '' AND hosts.hostname IS DISTINCT FROM EXCLUDED.hostname`,
+          [agentId, hostname ?? '', nowNs()],
+        );
+      }
+      if (prepared.events.length === 0 && prepared.gaps.length === 0) {
+        return { result: { inserted: 0, duplicates: 0, gapsInserted: 0 }, runId: undefined };
+      }
+      const runId = this.runIds.get(runKey) ?? (await this.runId(client, agentId, bootId));
       // 1. Events, once each: RETURNING names those this transaction inserted.
-      let inserted: typeof prepared.events = [];
+      let inserted: BatchEvent[] = [];
       if (prepared.events.length > 0) {
         const rows = await this.run(
           client,
           `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) ${unnestSelect(EVENT_COLUMNS, EVENT_TYPES)}
            ON CONFLICT DO NOTHING RETURNING seq`,
-          columnArrays(prepared.events.map((e) => eventValues(runId, e))),
+          columnLiterals(prepared.events.map((e) => eventValues(runId, e)), EVENT_COLUMNS.map((c) => EVENT_TYPES[c])),
         );
-        const seqs = new Set(rows.map((r) => big(r.seq)));
-        inserted = prepared.events.filter((e) => seqs.has(e.change.seq));
+        if (rows.length === prepared.events.length) inserted = prepared.events;
+        else {
+          const seqs = new Set(rows.map((r) => big(r.seq)));
+          inserted = prepared.events.filter((e) => seqs.has(e.change.seq));
+        }
       }
       // 2. Gaps, once each.
       let insertedGaps: Gap[] = [];
@@ -165,7 +191,7 @@ export class PostgresStore implements EventStore {
           client,
           `INSERT INTO gaps (${GAP_COLUMNS.join(', ')}) ${unnestSelect(GAP_COLUMNS, GAP_TYPES)}
            ON CONFLICT DO NOTHING RETURNING reason, first_seq, last_seq, time_ns`,
-          columnArrays(values),
+          columnLiterals(values, GAP_COLUMNS.map((c) => GAP_TYPES[c])),
         );
         // values[i] follows GAP_COLUMNS: run_id, reason, count, first_seq, last_seq, time_ns, message.
         const stored = new Set(rows.map((r) => `${r.reason}/${r.first_seq}/${r.last_seq}/${r.time_ns}`));
@@ -184,12 +210,16 @@ export class PostgresStore implements EventStore {
           [progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId],
         );
       }
-      return {
+      const result: IngestResult = {
         inserted: inserted.length,
         duplicates: prepared.events.length - inserted.length + prepared.repeatedInBatch,
         gapsInserted: insertedGaps.length,
       };
+      return { result, runId };
     });
+    this.hostsRecorded.add(hostKey);
+    if (runId !== undefined) this.runIds.set(runKey, runId);
+    return result;
   }
 
   /**
@@ -212,75 +242,98 @@ export class PostgresStore implements EventStore {
   }
 
   /**
-   * Locks the batch's connection rows (creating empty placeholders for new
-   * ones first, so that two replicas meet on the same row), derives, writes.
-   * Locks are taken in cookie order so that concurrent batches cannot deadlock.
+   * Locks the batch's existing connection rows (in cookie order, so that
+   * concurrent batches cannot deadlock), derives, writes: updates for rows
+   * that exist, one insert for new ones. A new row that another replica
+   * inserted meanwhile (the insert finds it) is locked and derived again.
    */
-  private async deriveConnections(client: pg.PoolClient, runId: bigint, groups: Map<bigint, ConnectionEvent[]>) {
-    const cookies = [...groups.keys()].map(String);
-    await this.run(
-      client,
-      `INSERT INTO connections (${CONNECTION_COLUMN_NAMES.join(', ')})
-       SELECT $1, cookie, 0, '', 0, '', 0, NULL, NULL, 0, 0, '', 0, 0, 0, true, 0, 0, 0, 0, 0 FROM unnest($2::bigint[]) AS cookie
-       ON CONFLICT DO NOTHING`,
-      [runId, cookies],
-    );
-    const rows = await this.run(
-      client,
-      `SELECT * FROM connections WHERE run_id = $1 AND cookie = ANY($2::bigint[]) ORDER BY cookie FOR UPDATE`,
-      [runId, cookies],
-    );
-    const states = new Map(rows.map((r) => [big(r.cookie), connectionStateOfRow(r)]));
-    // Only the last segment can change; look each up by its primary key.
-    const lastKeys = [...states.entries()].filter(([, state]) => state && state.segmentCount > 0);
-    const lastSegments =
-      lastKeys.length === 0
-        ? []
-        : await this.run(
-            client,
-            `SELECT s.* FROM unnest($2::bigint[], $3::integer[]) AS k(cookie, idx)
-             JOIN segments s ON s.run_id = $1 AND s.cookie = k.cookie AND s.idx = k.idx`,
-            [runId, lastKeys.map(([cookie]) => String(cookie)), lastKeys.map(([, state]) => state!.segmentCount - 1)],
-          );
-    const lastByCookie = new Map(lastSegments.map((r) => [big(r.cookie), segmentOfRow(r)]));
-
-    const rebuild = [...groups].filter(([cookie, events]) => needsRebuild(states.get(cookie), events)).map(([cookie]) => String(cookie));
-    const allEvents = new Map<bigint, ConnectionEvent[]>();
-    if (rebuild.length > 0) {
-      const eventRows = await this.run(
+  private async deriveConnections(client: pg.PoolClient, runId: bigint, groups: Map<bigint, ConnectionEvent[]>): Promise<void> {
+    let pending = groups;
+    while (pending.size > 0) {
+      const cookies = [...pending.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      const rows = await this.run(
         client,
-        `SELECT * FROM events WHERE run_id = $1 AND cookie = ANY($2::bigint[]) ORDER BY cookie, seq`,
-        [runId, rebuild],
+        `SELECT * FROM connections WHERE run_id = $1 AND cookie = ANY($2::bigint[]) ORDER BY cookie FOR UPDATE`,
+        [runId, `{${cookies.join(',')}}`],
       );
-      for (const r of eventRows) {
-        const e = connectionEventOfRow(r);
-        allEvents.set(e.cookie, [...(allEvents.get(e.cookie) ?? []), e]);
+      const stored = new Map<bigint, StoredConnection | undefined>(rows.map((r) => [big(r.cookie), storedConnectionOfRow(r)]));
+      const rebuilt = await this.eventsToRebuild(
+        client,
+        runId,
+        [...pending].flatMap(([cookie, events]) => {
+          const state = stored.get(cookie)?.state;
+          return state && needsRebuild(state, events) ? [{ cookie, range: rebuildRange(state, events) }] : [];
+        }),
+      );
+
+      const inserts: ConnectionWrite[] = [];
+      const wholeRows: ConnectionWrite[] = [];
+      const progress: ConnectionWrite[] = [];
+      for (const cookie of cookies) {
+        const all = rebuilt.get(cookie);
+        const derived = all ? deriveConnection(undefined, all) : deriveConnection(stored.get(cookie), pending.get(cookie)!);
+        if (!stored.has(cookie)) inserts.push({ cookie, derived });
+        else (derived.wholeRow ? wholeRows : progress).push({ cookie, derived });
       }
-      await this.run(client, `DELETE FROM segments WHERE run_id = $1 AND cookie = ANY($2::bigint[])`, [runId, rebuild]);
+      await this.updateConnections(client, runId, wholeRows, CONNECTION_COLUMN_NAMES.slice(2), (d) => connectionValues(runId, d, (b) => b).slice(2));
+      await this.updateConnections(client, runId, progress, PROGRESS_COLUMN_NAMES, (d) => progressValues(d, (b) => b));
+
+      const next = new Map<bigint, ConnectionEvent[]>();
+      if (inserts.length > 0) {
+        const created = await this.run(
+          client,
+          `INSERT INTO connections (${CONNECTION_COLUMN_NAMES.join(', ')}) ${unnestSelect(CONNECTION_COLUMN_NAMES, CONNECTION_TYPES)}
+           ON CONFLICT DO NOTHING RETURNING cookie`,
+          columnLiterals(inserts.map((w) => connectionValues(runId, w.derived, (b) => b)), CONNECTION_COLUMN_NAMES.map((c) => CONNECTION_TYPES[c])),
+        );
+        if (created.length < inserts.length) {
+          const done = new Set(created.map((r) => big(r.cookie)));
+          for (const w of inserts) if (!done.has(w.cookie)) next.set(w.cookie, pending.get(w.cookie)!);
+        }
+      }
+      pending = next;
     }
+  }
 
-    const applied: AppliedEvents[] = [...groups].map(([cookie, events]) => {
-      const all = allEvents.get(cookie);
-      return all ? applyEvents(undefined, undefined, all) : applyEvents(states.get(cookie), lastByCookie.get(cookie), events);
-    });
+  /** All stored events of the connections that must be re-derived from the start (each in its seq range), by cookie. */
+  private async eventsToRebuild(
+    client: pg.PoolClient,
+    runId: bigint,
+    connections: { cookie: bigint; range: [bigint, bigint] }[],
+  ): Promise<Map<bigint, ConnectionEvent[]>> {
+    const all = new Map<bigint, ConnectionEvent[]>();
+    if (connections.length === 0) return all;
+    const eventRows = await this.run(
+      client,
+      `SELECT e.* FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS k(cookie, low, high)
+       JOIN events e ON e.run_id = $1 AND e.seq BETWEEN k.low AND k.high AND e.cookie = k.cookie ORDER BY e.cookie, e.seq`,
+      [runId, ...columnLiterals(connections.map((c) => [c.cookie, ...c.range]), ['bigint', 'bigint', 'bigint'])],
+    );
+    for (const r of eventRows) {
+      const e = connectionEventOfRow(r);
+      const list = all.get(e.cookie);
+      if (list) list.push(e);
+      else all.set(e.cookie, [e]);
+    }
+    return all;
+  }
 
-    const updates = CONNECTION_COLUMN_NAMES.slice(2).map((c) => `${c} = u.${c}`).join(', ');
+  /** Writes `columns` of existing connection rows, all in one statement. */
+  private async updateConnections(
+    client: pg.PoolClient,
+    runId: bigint,
+    writes: readonly ConnectionWrite[],
+    columns: readonly (typeof CONNECTION_COLUMN_NAMES)[number][],
+    values: (derived: DerivedConnection) => unknown[],
+  ): Promise<void> {
+    if (writes.length === 0) return;
+    const keyed = ['cookie', ...columns] as const;
     await this.run(
       client,
-      `UPDATE connections c SET ${updates} FROM (${unnestSelect(CONNECTION_COLUMN_NAMES, CONNECTION_TYPES)}) AS u
-       WHERE c.run_id = u.run_id AND c.cookie = u.cookie`,
-      columnArrays(applied.map((a) => connectionValues(runId, a.state, (b) => b))),
+      `UPDATE connections c SET ${columns.map((c) => `${c} = u.${c}`).join(', ')}
+       FROM (${unnestSelect(keyed, CONNECTION_TYPES, 2)}) AS u WHERE c.run_id = $1 AND c.cookie = u.cookie`,
+      [runId, ...columnLiterals(writes.map((w) => [w.cookie, ...values(w.derived)]), keyed.map((c) => CONNECTION_TYPES[c]))],
     );
-    const segmentRows = applied.flatMap((a) => a.segments.map((s) => segmentValues(runId, a.state.cookie, s, (b) => b)));
-    if (segmentRows.length > 0) {
-      const segmentUpdates = SEGMENT_COLUMNS.slice(3).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-      await this.run(
-        client,
-        `INSERT INTO segments (${SEGMENT_COLUMNS.join(', ')}) ${unnestSelect(SEGMENT_COLUMNS, SEGMENT_TYPES)}
-         ON CONFLICT (run_id, cookie, idx) DO UPDATE SET ${segmentUpdates}`,
-        columnArrays(segmentRows),
-      );
-    }
   }
 
   async cursor(agentId: string): Promise<StoreCursor | undefined> {
@@ -288,6 +341,8 @@ export class PostgresStore implements EventStore {
   }
 
   async upsertHost(host: HostUpdate): Promise<void> {
+    // The next ingest records the agent's own host name again, whatever this sets.
+    for (const key of this.hostsRecorded) if (key.startsWith(`${host.agentId}\u0000`)) this.hostsRecorded.delete(key);
     const strategies = host.strategies ? JSON.stringify(host.strategies.map((s) => toJson(CaptureStrategySchema, s))) : null;
     await this.run(
       this.pool,
@@ -325,6 +380,30 @@ export class PostgresStore implements EventStore {
     else await this.run(this.pool, 'DELETE FROM leases WHERE replica_id = $1 AND agent_id = ANY($2::text[])', [replicaId, [...agentIds]]);
   }
 
+  async heartbeat(replicaId: string, ttlMs: number): Promise<ReplicaView> {
+    // One statement: the heartbeat row is upserted and, as the SELECTs see the
+    // snapshot from before it, added to the answer from RETURNING.
+    const rows = await this.run(
+      this.pool,
+      `WITH beat AS (
+         INSERT INTO replicas (replica_id, expires_ns) VALUES ($1, ${DB_NOW_NS} + $2::bigint * 1000000)
+         ON CONFLICT (replica_id) DO UPDATE SET expires_ns = EXCLUDED.expires_ns
+         RETURNING replica_id)
+       SELECT replica_id AS id, NULL AS owner FROM beat
+       UNION ALL SELECT replica_id, NULL FROM replicas WHERE expires_ns > ${DB_NOW_NS} AND replica_id <> $1
+       UNION ALL SELECT agent_id, replica_id FROM leases WHERE expires_ns > ${DB_NOW_NS}`,
+      [replicaId, Math.round(ttlMs)],
+    );
+    return replicaViewOfRows(rows);
+  }
+
+  async leave(replicaId: string): Promise<void> {
+    await this.transaction(async (client) => {
+      await this.run(client, 'DELETE FROM leases WHERE replica_id = $1', [replicaId]);
+      await this.run(client, 'DELETE FROM replicas WHERE replica_id = $1', [replicaId]);
+    });
+  }
+
   async queryTimeline(query: TimelineQuery): Promise<QueryTimelineResponse> {
     return this.queries.queryTimeline(query);
   }
@@ -353,9 +432,9 @@ export class PostgresStore implements EventStore {
     const cutoff = toNs(time);
     return this.transaction(async (client) => {
       const result: RetentionResult = { events: 0, connections: 0, segments: 0, gaps: 0 };
-      for (const { what, statement } of retentionStatements(cutoff)) {
+      for (const { what, statement, counts } of retentionStatements(cutoff)) {
         const answer = await this.query(client, numberedPlaceholders(statement.text), statement.params as unknown[]);
-        result[what] = answer.rowCount ?? 0;
+        result[what] = counts ? Number(answer.rows[0].n) : (answer.rowCount ?? 0);
       }
       return result;
     });
@@ -448,6 +527,8 @@ export class PostgresStore implements EventStore {
         if (current > latest) throw new SchemaVersionError(newerSchemaMessage(this.location, current, latest));
         if (current >= migration.version) return;
         await client.query(migration.sql);
+        if (migration.convert === 'inline-segments') await inlineSegments(client);
+        if (migration.finish) await client.query(migration.finish);
         await client.query('INSERT INTO schema_migrations (version, name, applied_ns) VALUES ($1, $2, $3)', [
           migration.version, migration.name, nowNs(),
         ]);
@@ -465,16 +546,43 @@ export class PostgresStore implements EventStore {
   }
 }
 
-/** `INSERT ... SELECT * FROM unnest($1::t1[], $2::t2[], ...) AS u(col1, col2, ...)`: a whole batch in one statement. */
-function unnestSelect(columns: readonly string[], columnTypes: Record<string, string>): string {
-  const arrays = columns.map((c, i) => `$${i + 1}::${columnTypes[c]}[]`).join(', ');
-  return `SELECT * FROM unnest(${arrays}) AS u(${columns.join(', ')})`;
+/** Schema version 3's data step: each connection's rows of the segments table become its segments BLOB. */
+async function inlineSegments(client: pg.PoolClient): Promise<void> {
+  let after: [string, string] = ['-9223372036854775808', '-9223372036854775808'];
+  for (;;) {
+    const keys = (
+      await client.query('SELECT run_id, cookie FROM connections WHERE (run_id, cookie) > ($1, $2) ORDER BY run_id, cookie LIMIT 1000', after)
+    ).rows as Row[];
+    if (keys.length === 0) return;
+    const cookiesOf = (r: Row) => String(r.cookie);
+    const runsOf = (r: Row) => String(r.run_id);
+    const segmentRows = (
+      await client.query(
+        `SELECT s.* FROM unnest($1::bigint[], $2::bigint[]) AS k(run_id, cookie)
+         JOIN segments s ON s.run_id = k.run_id AND s.cookie = k.cookie ORDER BY s.run_id, s.cookie, s.idx`,
+        [keys.map(runsOf), keys.map(cookiesOf)],
+      )
+    ).rows as Row[];
+    const byKey = new Map<string, Row[]>();
+    for (const r of segmentRows) {
+      const key = `${r.run_id}/${r.cookie}`;
+      byKey.set(key, [...(byKey.get(key) ?? []), r]);
+    }
+    const blobs = keys.map((k) => (byKey.get(`${k.run_id}/${k.cookie}`) ?? []).map(segmentOfRow));
+    await client.query(
+      `UPDATE connections c SET segments = u.segments, segment_count = u.n
+       FROM unnest($1::bigint[], $2::bigint[], $3::bytea[], $4::integer[]) AS u(run_id, cookie, segments, n)
+       WHERE c.run_id = u.run_id AND c.cookie = u.cookie`,
+      [keys.map(runsOf), keys.map(cookiesOf), blobs.map((b) => encodeSegments(b)), blobs.map((b) => b.length)],
+    );
+    after = [runsOf(keys.at(-1)!), cookiesOf(keys.at(-1)!)];
+  }
 }
 
-/** Rows of values turned into one array per column (bigints as text, which pg's array literal needs). */
-function columnArrays(rows: unknown[][]): unknown[][] {
-  const width = rows[0]?.length ?? 0;
-  return Array.from({ length: width }, (_, i) => rows.map((row) => (typeof row[i] === 'bigint' ? String(row[i]) : row[i])));
+/** `SELECT * FROM unnest($1::t1[], $2::t2[], ...) AS u(col1, col2, ...)`: a whole batch in one statement (parameters from `first`). */
+function unnestSelect(columns: readonly string[], columnTypes: Record<string, string>, first = 1): string {
+  const arrays = columns.map((c, i) => `$${i + first}::${columnTypes[c]}[]`).join(', ');
+  return `SELECT * FROM unnest(${arrays}) AS u(${columns.join(', ')})`;
 }
 
 /** The URL without its password, for messages and logs. */

@@ -19,6 +19,7 @@ import { addressKey, toInt64 } from './address-key.js';
 import { InvalidQueryError } from './errors.js';
 import type { ConnectionKey, EndpointSpec, PeerLookup, StatsQuery, TimelineQuery, TimeWindow } from './event-store.js';
 import { filtersAreEmpty, filtersToSql, hostsOf } from './filter-sql.js';
+import { decodeSegments } from './segment-codec.js';
 import { decodePageToken, encodePageToken, filtersFingerprint } from './page-token.js';
 import {
   big,
@@ -27,11 +28,19 @@ import {
   connectionRecordOfRow,
   gapOfRow,
   int,
-  segmentOfRow,
   stateSegmentOf,
 } from './row-mapping.js';
 import { join, list, raw, type Sql, sql, type SqlRunner } from './sql.js';
 import { durationOfNs, nowNs, type TimeInput, timestampOfNs, toNs } from './time.js';
+
+/**
+ * A connection that lived longer than this (last - first seen) is in the
+ * partial index connections_long (schema.ts, same condition as
+ * LONG_CONNECTION_SQL, written out as a constant so both databases match the
+ * index to the query).
+ */
+export const LONG_CONNECTION_NS = 120_000_000_000n;
+export const LONG_CONNECTION_SQL = 'c.last_seen_ns - c.first_seen_ns > 120000000000';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -73,22 +82,20 @@ export class StoreQueries {
       ? sql`AND (c.first_seen_ns, c.run_id, c.cookie) > (${after.firstSeenNs}, ${after.runId}, ${after.cookie})`
       : raw('');
     // A connection overlaps [start, end) when it began inside the window, or
-    // began before it and was last seen inside it or is still open. Three
-    // disjoint parts, each an index range, so the work follows the window,
-    // not the whole history: the first walks connections_first_seen in page
-    // order and stops at the page's end; the others (long-lived connections)
-    // come from connections_last_seen and the partial index connections_open.
+    // began before it and was last seen after its start or is still open.
+    // Disjoint parts, each an index range, so the work follows the window,
+    // not the whole history (overlapParts).
     // MATERIALIZED plans each part on its own (merged into one ordered query,
     // SQLite would walk all of connections_first_seen for the last two); the
     // unary + keeps first_seen's index out of the second part's plan. Parts
     // carry keys only; the page's rows are joined at the end.
     const limit = pageSize + 1;
     const part = (overlap: Sql) => sql`SELECT c.first_seen_ns, c.run_id, c.cookie FROM connections c WHERE ${overlap} AND ${where} ${keyset}`;
+    const [beganInside, ...before] = overlapParts(start, end);
     const rows = await this.db.all(sql`WITH
-        began_inside AS MATERIALIZED (${part(sql`c.first_seen_ns >= ${start} AND c.first_seen_ns < ${end}`)} ${CONNECTION_ORDER} LIMIT ${limit}),
-        seen_inside AS MATERIALIZED (${part(sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start}`)}),
-        still_open AS MATERIALIZED (${part(sql`c.open AND c.first_seen_ns < ${start} AND c.last_seen_ns < ${start}`)}),
-        page AS (SELECT * FROM began_inside UNION ALL SELECT * FROM seen_inside UNION ALL SELECT * FROM still_open
+        began_inside AS MATERIALIZED (${part(beganInside)} ${CONNECTION_ORDER} LIMIT ${limit}),
+        ${join(before.map((p, i) => sql`before_${raw(String(i))} AS MATERIALIZED (${part(p)})`), ', ')},
+        page AS (SELECT * FROM began_inside ${join(before.map((_, i) => raw(`UNION ALL SELECT * FROM before_${i}`)), ' ')}
           ORDER BY first_seen_ns, run_id, cookie LIMIT ${limit})
       ${FROM_CONNECTIONS} JOIN page ON page.run_id = c.run_id AND page.cookie = c.cookie ${CONNECTION_ORDER}`);
     const records = rows.slice(0, pageSize).map(connectionRecordOfRow);
@@ -191,29 +198,28 @@ export class StoreQueries {
       WHERE e.time_ns >= ${start} AND e.time_ns < ${end} AND ${where}
       GROUP BY e.old_state, e.new_state ORDER BY e.old_state, e.new_state`);
 
-    // Nearest rank: the p-th percentile of n values is the ceil(p * n / 100)-th smallest.
-    const durationRows = await this.db.all(sql`WITH d AS (
-        SELECT s.state AS state, s.end_ns - s.start_ns AS dur FROM segments s ${joinConnection('s')}
-        WHERE s.end_ns >= ${start} AND s.end_ns < ${end} AND ${where}
-      ), r AS (
-        SELECT state, dur, ROW_NUMBER() OVER (PARTITION BY state ORDER BY dur) AS rn, COUNT(*) OVER (PARTITION BY state) AS n FROM d
-      )
-      SELECT state, n,
-        MAX(CASE WHEN rn = (n * 50 + 99) / 100 THEN dur END) AS p50,
-        MAX(CASE WHEN rn = (n * 90 + 99) / 100 THEN dur END) AS p90,
-        MAX(CASE WHEN rn = (n * 99 + 99) / 100 THEN dur END) AS p99,
-        MAX(dur) AS max
-      FROM r GROUP BY state, n ORDER BY state`);
-
-    const piledUp = [TcpState.TIME_WAIT, TcpState.CLOSE_WAIT];
-    const segmentRows = await this.db.all(sql`SELECT s.state AS state, s.start_ns AS start_ns, s.end_ns AS end_ns
-      FROM segments s ${joinConnection('s')}
-      WHERE s.state IN ${list(piledUp)} AND s.start_ns < ${end} AND (s.end_ns IS NULL OR s.end_ns > ${start}) AND ${where}`);
+    // Segments live inside their connection rows: read the rows of every
+    // connection alive in the window (the three parts of queryTimeline, no
+    // page) and pick the segments here. A segment that ended in the window, or
+    // a TIME_WAIT/CLOSE_WAIT segment that overlaps it, belongs to a connection
+    // seen in it (segments end at events, and an open segment means an open
+    // connection).
+    const part = (overlap: Sql) => sql`SELECT c.segments AS segments FROM connections c WHERE ${overlap} AND ${where}`;
+    const segmentRows = await this.db.all(join(overlapParts(start, end).map(part), ' UNION ALL '));
+    const durationsByState = new Map<number, bigint[]>();
     const timeWait = new Coverage();
     const closeWait = new Coverage();
-    for (const r of segmentRows) {
-      const coverage = int(r.state) === TcpState.TIME_WAIT ? timeWait : closeWait;
-      coverage.add(big(r.start_ns), r.end_ns === null ? null : big(r.end_ns));
+    for (const row of segmentRows) {
+      for (const s of decodeSegments(row.segments as Uint8Array | null)) {
+        if (s.endNs !== null && s.endNs >= start && s.endNs < end) {
+          const bucket = durationsByState.get(s.state);
+          if (bucket) bucket.push(s.endNs - s.startNs);
+          else durationsByState.set(s.state, [s.endNs - s.startNs]);
+        }
+        if ((s.state === TcpState.TIME_WAIT || s.state === TcpState.CLOSE_WAIT) && s.startNs < end && (s.endNs === null || s.endNs > start)) {
+          (s.state === TcpState.TIME_WAIT ? timeWait : closeWait).add(s.startNs, s.endNs);
+        }
+      }
     }
     timeWait.seal();
     closeWait.seal();
@@ -224,14 +230,12 @@ export class StoreQueries {
 
     return create(GetStatsResponseSchema, {
       transitions: transitionRows.map((r) => ({ oldState: int(r.old_state), newState: int(r.new_state), count: big(r.n) })),
-      durations: durationRows.map((r) => ({
-        state: int(r.state),
-        count: big(r.n),
-        p50: durationOfNs(big(r.p50)),
-        p90: durationOfNs(big(r.p90)),
-        p99: durationOfNs(big(r.p99)),
-        max: durationOfNs(big(r.max)),
-      })),
+      durations: [...durationsByState].sort(([a], [b]) => a - b).map(([state, durations]) => {
+        durations.sort(ascending);
+        // Nearest rank: the p-th percentile of n values is the ceil(p * n / 100)-th smallest.
+        const rank = (p: number) => durationOfNs(durations[Math.floor((durations.length * p + 99) / 100) - 1]);
+        return { state, count: BigInt(durations.length), p50: rank(50), p90: rank(90), p99: rank(99), max: durationOfNs(durations[durations.length - 1]) };
+      }),
       concurrency,
     });
   }
@@ -269,19 +273,11 @@ export class StoreQueries {
     });
   }
 
-  /** Adds segments and peer refs to selected connections (two queries for the lot). */
+  /** Adds segments (stored in the rows) and peer refs (one query for the lot) to selected connections. */
   private async complete(records: ConnectionRecord[]): Promise<ConnectionTimeline[]> {
     if (records.length === 0) return [];
-    const byRun = new Map<bigint, bigint[]>();
-    for (const r of records) byRun.set(r.runId, [...(byRun.get(r.runId) ?? []), r.cookie]);
-    const owners = [...byRun].map(([runId, cookies]) => sql`(run_id = ${runId} AND cookie IN ${list(cookies)})`);
-    const segmentRows = await this.db.all(sql`SELECT * FROM segments WHERE ${join(owners, ' OR ')} ORDER BY run_id, cookie, idx`);
     const now = nowNs();
-    const byRunKey = new Map(records.map((r) => [`${r.runId}/${r.cookie}`, r]));
-    for (const row of segmentRows) {
-      const record = byRunKey.get(`${big(row.run_id)}/${big(row.cookie)}`);
-      record?.timeline.segments.push(stateSegmentOf(segmentOfRow(row), now));
-    }
+    for (const r of records) r.timeline.segments = r.segments.map((s) => stateSegmentOf(s, now));
 
     const pairable = records.filter(hasEndpoints);
     if (pairable.length > 0) {
@@ -295,6 +291,30 @@ export class StoreQueries {
   }
 }
 
+/**
+ * Conditions on a connection row `c`, disjoint, whose union is "its life
+ * overlaps [start, end)", each one range of an index so that the work
+ * follows the window, not the history before or after it:
+ * 1. began inside: connections_first_seen, in page order;
+ * 2. began before, last seen within LONG_CONNECTION_NS after start: a bounded
+ *    range of connections_last_seen (which holds first_seen_ns too); the
+ *    unary + keeps first_seen's index out of the plan;
+ * 3. began before, last seen later than that: such a connection lived longer
+ *    than LONG_CONNECTION_NS, so the small partial index connections_long
+ *    (long-lived connections only) has it; without this split the range
+ *    "last seen after start" held every connection of the rest of the history;
+ * 4. began before, last seen before, still open: the partial index connections_open.
+ */
+export function overlapParts(start: bigint, end: bigint): Sql[] {
+  const longAfter = start + LONG_CONNECTION_NS;
+  return [
+    sql`c.first_seen_ns >= ${start} AND c.first_seen_ns < ${end}`,
+    sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND c.last_seen_ns < ${longAfter}`,
+    sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${longAfter} AND ${raw(LONG_CONNECTION_SQL)}`,
+    sql`c.open AND c.first_seen_ns < ${start} AND c.last_seen_ns < ${start}`,
+  ];
+}
+
 /** Finds sockets whose time in TIME_WAIT or CLOSE_WAIT covers a time: starts at or before it, minus ends at or before it. */
 class Coverage {
   private starts: bigint[] = [];
@@ -306,7 +326,6 @@ class Coverage {
   }
 
   seal(): void {
-    const ascending = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
     this.starts.sort(ascending);
     this.ends.sort(ascending);
   }
@@ -314,6 +333,10 @@ class Coverage {
   at(t: bigint): bigint {
     return BigInt(countAtOrBefore(this.starts, t) - countAtOrBefore(this.ends, t));
   }
+}
+
+function ascending(a: bigint, b: bigint): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /** How many values of a sorted list are <= t. */
@@ -358,9 +381,9 @@ export function pickPeer(self: ConnectionRecord, candidates: readonly Connection
     return c.side !== self.side ? 0 : 2;
   };
   const distance = (c: ConnectionRecord) => (c.firstSeenNs > self.firstSeenNs ? c.firstSeenNs - self.firstSeenNs : self.firstSeenNs - c.firstSeenNs);
+  // Cheap tests first: a page pairs 100 records against all their candidates.
   const matches = candidates.filter(
     (c) =>
-      !sameRecord(c, self) &&
       c.localPort === self.remotePort &&
       c.remotePort === self.localPort &&
       c.localKey !== null &&
@@ -369,7 +392,8 @@ export function pickPeer(self: ConnectionRecord, candidates: readonly Connection
       self.localKey !== null &&
       c.localKey.equals(self.remoteKey) &&
       c.remoteKey.equals(self.localKey) &&
-      overlaps(self, c),
+      overlaps(self, c) &&
+      !sameRecord(c, self),
   );
   matches.sort((a, b) => {
     const bySide = sideRank(a) - sideRank(b);
@@ -402,6 +426,7 @@ function recordOfTimeline(t: ConnectionTimeline): ConnectionRecord {
     side: t.side,
     firstSeenNs: t.firstSeen ? toNs(t.firstSeen) : 0n,
     endNs: t.open || !t.lastSeen ? null : toNs(t.lastSeen),
+    segments: [],
     timeline: t,
   };
 }

@@ -1,5 +1,5 @@
 // Retention by age, as statements each back-end runs in one transaction (in
-// this order: segments go before the connections that select them).
+// this order: the segments are counted before their connection rows go).
 import { type Sql, sql } from './sql.js';
 
 /**
@@ -13,16 +13,19 @@ function staleConnection(cutoffNs: bigint): Sql {
     WHERE own.run_id = c.run_id AND newer.last_time_ns > own.last_time_ns))`;
 }
 
-/** The statements of one retention pass, named by what they count. */
-export function retentionStatements(cutoffNs: bigint): { what: 'events' | 'gaps' | 'segments' | 'connections'; statement: Sql }[] {
+/**
+ * The statements of one retention pass, named by what they count: a DELETE
+ * counts the rows it changed, a SELECT (counts: true) answers the number in
+ * its column n (segments are stored inside their connection rows).
+ */
+export function retentionStatements(
+  cutoffNs: bigint,
+): { what: 'events' | 'gaps' | 'segments' | 'connections'; statement: Sql; counts?: true }[] {
   const stale = staleConnection(cutoffNs);
   return [
     { what: 'events', statement: sql`DELETE FROM events WHERE time_ns < ${cutoffNs}` },
     { what: 'gaps', statement: sql`DELETE FROM gaps WHERE time_ns < ${cutoffNs}` },
-    {
-      what: 'segments',
-      statement: sql`DELETE FROM segments WHERE (run_id, cookie) IN (SELECT c.run_id, c.cookie FROM connections c WHERE ${stale})`,
-    },
+    { what: 'segments', statement: sql`SELECT coalesce(SUM(c.segment_count), 0) AS n FROM connections c WHERE ${stale}`, counts: true },
     {
       what: 'connections',
       statement: sql`DELETE FROM connections WHERE (run_id, cookie) IN (SELECT c.run_id, c.cookie FROM connections c WHERE ${stale})`,

@@ -15,6 +15,8 @@ import {
 import { fromInt64, toInt64 } from './address-key.js';
 import type { ConnectionEvent, ConnectionState, Segment } from './connection-builder.js';
 import { StoreError } from './errors.js';
+import type { StoredConnection } from './ingest-plan.js';
+import { decodeSegments } from './segment-codec.js';
 import type { Row } from './sql.js';
 import { durationNs, durationOfNs, nowNs, timestampOfNs, toNs } from './time.js';
 
@@ -105,12 +107,20 @@ export function connectionStateOfRow(r: Row): ConnectionState | undefined {
     timeWaitObservedBy: int(r.time_wait_observed_by),
     enteredStates: int(r.entered_states),
     leftStates: int(r.left_states),
+    // 0 on rows from before schema version 3: a rebuild then reads the run's events from its start.
+    firstSeq: r.first_seq === undefined || r.first_seq === null ? 0n : big(r.first_seq),
     lastSeq: big(r.last_seq),
     segmentCount: int(r.segment_count),
   };
 }
 
-/** A segment row. */
+/** A connections row (selected with *) as the builder reads it: its state and its inline segments. */
+export function storedConnectionOfRow(r: Row): StoredConnection | undefined {
+  const state = connectionStateOfRow(r);
+  return state ? { state, segments: decodeSegments(r.segments as Uint8Array | null) } : undefined;
+}
+
+/** A row of the segments table (schema versions 1 and 2, read when migrating). */
 export function segmentOfRow(r: Row): Segment {
   return {
     idx: int(r.idx),
@@ -141,7 +151,7 @@ export function stateSegmentOf(s: Segment, now: bigint = nowNs()): StateSegment 
 export const CONNECTION_COLUMNS =
   'r.agent_id, r.boot_id, c.run_id, c.cookie, c.family, c.local_address, c.local_port, c.remote_address, c.remote_port, ' +
   'c.local_key, c.remote_key, c.side, c.pid, c.comm, c.netns, c.first_seen_ns, c.last_seen_ns, c.open, ' +
-  'c.time_wait_observed_by, h.hostname';
+  'c.time_wait_observed_by, c.segments, h.hostname';
 
 /** A selected connection row: its timeline without segments, and the keys used to pair it. */
 export interface ConnectionRecord {
@@ -159,6 +169,8 @@ export interface ConnectionRecord {
   firstSeenNs: bigint;
   /** Last seen, or no end while open. */
   endNs: bigint | null;
+  /** Its segments as stored; the timeline's are filled from them (with one "now" for open ones). */
+  segments: Segment[];
   timeline: ConnectionTimeline;
 }
 
@@ -178,6 +190,7 @@ export function connectionRecordOfRow(r: Row): ConnectionRecord {
     side: int(r.side),
     firstSeenNs: big(r.first_seen_ns),
     endNs: open ? null : big(r.last_seen_ns),
+    segments: decodeSegments(r.segments as Uint8Array | null),
     timeline: create(ConnectionTimelineSchema, {
       ref: { agentId: String(r.agent_id), bootId: String(r.boot_id), cookie: fromInt64(cookie) },
       hostname: r.hostname === null || r.hostname === undefined ? '' : String(r.hostname),

@@ -8,10 +8,12 @@
 //                name the run by run_id, so rows and indexes do not repeat two strings.
 //   events       every StateChange, once: key (run_id, seq)
 //   connections  the derived row per (run_id, cookie), kept current at ingest
-//   segments     a connection's state segments, key (run_id, cookie, idx)
+//   segments     a connection's state segments, key (run_id, cookie, idx); since version 3
+//                they are a BLOB in the connection row instead (segment-codec.ts)
 //   gaps         losses reported by agents
 //   hosts        what the collector knows of each agent (hostname, address, strategies)
 //   leases       which collector replica ingests which agent, until when
+//   replicas     which collector replicas are alive, until when (their heartbeat, for balancing)
 //   store_meta   key/value: the page-token signing key
 // Times are ns since the epoch; cookies are uint64 stored as the int64 with the same bits.
 
@@ -20,6 +22,10 @@ export interface Migration {
   version: number;
   name: string;
   sql: string;
+  /** A data step in code, run after `sql` (same transaction); each back-end implements it. */
+  convert?: 'inline-segments';
+  /** SQL run after the data step. */
+  finish?: string;
 }
 
 export const sqliteMigrations: readonly Migration[] = [
@@ -78,6 +84,46 @@ CREATE TABLE hosts (
 CREATE TABLE leases (agent_id TEXT PRIMARY KEY, replica_id TEXT NOT NULL, expires_ns INTEGER NOT NULL);
 `,
   },
+  {
+    version: 2,
+    name: 'replica heartbeats',
+    sql: `CREATE TABLE replicas (replica_id TEXT PRIMARY KEY, expires_ns INTEGER NOT NULL);`,
+  },
+  {
+    version: 3,
+    name: 'segments inline in their connection rows; connections without rowid; no events index by connection',
+    // The connection table is rebuilt WITHOUT ROWID (its key is the table, no
+    // separate key index); segments move into a BLOB column (segment-codec.ts):
+    // the segments table and its two indexes cost more than the events.
+    // connections_long holds the connections that lived longer than two
+    // minutes (queries.ts, overlapParts), for windows' long-lived connections. The
+    // index of events by connection served only the rare rebuild, which now
+    // reads the connection's seq range [first_seq, last_seq] of its run.
+    sql: `
+CREATE TABLE connections_v3 (
+  run_id INTEGER NOT NULL, cookie INTEGER NOT NULL, family INTEGER NOT NULL,
+  local_address TEXT NOT NULL, local_port INTEGER NOT NULL, remote_address TEXT NOT NULL, remote_port INTEGER NOT NULL,
+  local_key BLOB, remote_key BLOB, side INTEGER NOT NULL, pid INTEGER NOT NULL, comm TEXT NOT NULL, netns INTEGER NOT NULL,
+  first_seen_ns INTEGER NOT NULL, last_seen_ns INTEGER NOT NULL, open INTEGER NOT NULL,
+  time_wait_observed_by INTEGER NOT NULL, entered_states INTEGER NOT NULL, left_states INTEGER NOT NULL,
+  first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL, segment_count INTEGER NOT NULL, segments BLOB,
+  PRIMARY KEY (run_id, cookie)
+) WITHOUT ROWID;
+INSERT INTO connections_v3 SELECT run_id, cookie, family, local_address, local_port, remote_address, remote_port,
+  local_key, remote_key, side, pid, comm, netns, first_seen_ns, last_seen_ns, open, time_wait_observed_by,
+  entered_states, left_states, 0, last_seq, segment_count, NULL FROM connections;
+DROP TABLE connections;
+ALTER TABLE connections_v3 RENAME TO connections;
+CREATE INDEX connections_first_seen ON connections (first_seen_ns, run_id, cookie);
+CREATE INDEX connections_last_seen ON connections (last_seen_ns, first_seen_ns, run_id, cookie);
+CREATE INDEX connections_open ON connections (first_seen_ns) WHERE open;
+CREATE INDEX connections_endpoints ON connections (local_key, local_port, remote_key, remote_port);
+CREATE INDEX connections_long ON connections (last_seen_ns, first_seen_ns) WHERE last_seen_ns - first_seen_ns > 120000000000;
+DROP INDEX events_connection;
+`,
+    convert: 'inline-segments',
+    finish: 'DROP TABLE segments;',
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -135,6 +181,21 @@ CREATE TABLE hosts (
 );
 CREATE TABLE leases (agent_id text PRIMARY KEY, replica_id text NOT NULL, expires_ns bigint NOT NULL);
 `,
+  },
+  {
+    version: 2,
+    name: 'replica heartbeats',
+    sql: `CREATE TABLE replicas (replica_id text PRIMARY KEY, expires_ns bigint NOT NULL);`,
+  },
+  {
+    version: 3,
+    name: 'segments inline in their connection rows; no events index by connection',
+    // As in SQLite's version 3 (0 as first_seq: a rebuild reads the run from its start).
+    sql: `ALTER TABLE connections ADD COLUMN segments bytea, ADD COLUMN first_seq bigint NOT NULL DEFAULT 0;
+CREATE INDEX connections_long ON connections (last_seen_ns, first_seen_ns) WHERE last_seen_ns - first_seen_ns > 120000000000;
+DROP INDEX events_connection;`,
+    convert: 'inline-segments',
+    finish: 'DROP TABLE segments;',
   },
 ];
 

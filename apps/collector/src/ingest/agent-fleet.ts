@@ -43,7 +43,10 @@ export class AgentFleet implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(LiveFeed) feed: LiveFeed,
   ) {
     this.discovery = new AgentDiscovery({ agents: options.agent, agentsFile: options.agentsFile });
-    this.leases = new LeaseKeeper(store, options.replicaId, options.leaseTtl, (agentId) => this.claims.get(agentId)?.leaseLost());
+    this.leases = new LeaseKeeper(store, options.replicaId, options.leaseTtl, {
+      onLost: (agentId) => this.claims.get(agentId)?.leaseLost(),
+      onSurplus: (agentId) => this.claims.get(agentId)?.handOver(),
+    });
     this.environment = {
       store,
       feed,
@@ -66,8 +69,10 @@ export class AgentFleet implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async onApplicationBootstrap(): Promise<void> {
+    // The first heartbeat before any lease is asked for: a replica that joins
+    // others takes its share, not whatever is free first.
+    await this.leases.start();
     await this.refresh();
-    this.leases.start();
     this.timer = setInterval(() => void this.refresh(), this.options.discoveryInterval);
   }
 

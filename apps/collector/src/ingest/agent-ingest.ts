@@ -14,6 +14,7 @@ import { AgentConnection, type AgentTls } from './agent-connection.js';
 import { Backoff, sleep } from './backoff.js';
 import { type Batch, type BatchWriterOptions, BatchWriter } from './batch-writer.js';
 import type { LeaseKeeper } from './lease-keeper.js';
+import { describeTlsError } from './tls-errors.js';
 
 /** What an ingest needs from the collector around it. */
 export interface IngestEnvironment {
@@ -70,6 +71,11 @@ class LeaseLostError extends Error {
   override name = 'LeaseLostError';
 }
 
+/** Ends an attempt because this replica holds more than its share: the agent goes to another replica. */
+class HandOverError extends Error {
+  override name = 'HandOverError';
+}
+
 /** The subscription to one agent address, kept up until stop(). */
 export class AgentIngest {
   readonly address: string;
@@ -98,6 +104,10 @@ export class AgentIngest {
   /** Since when the agent has reported seqs that have not reached us yet. */
   private behindSince: number | undefined;
   private streamedSomething = false;
+  /** Set by handOver(): the next chance, the lease is released rather than used. */
+  private handingOver = false;
+  /** Between two attempts (backoff or standby). */
+  private waiting = false;
   private eventsStored = 0;
   private gapsStored = 0;
   private reconnects = 0;
@@ -123,6 +133,20 @@ export class AgentIngest {
   /** Another replica took the agent's lease: end the stream; the next attempt finds out who owns it. */
   leaseLost(): void {
     this.attemptAbort?.abort(new LeaseLostError(`another replica took over the lease on agent ${this.agentId}`));
+  }
+
+  /**
+   * This replica holds more than its fair share of agents: store what was
+   * received, release the lease and stand by, so that a replica with room
+   * takes the agent over from the stored cursor.
+   */
+  handOver(): void {
+    if (this.handingOver) return;
+    this.handingOver = true;
+    // Between attempts (the agent is unreachable from here) there is nothing
+    // to store: release at once rather than after the next GetStatus.
+    if (this.waiting) void this.standAside();
+    else this.attemptAbort?.abort(new HandOverError(`handing agent ${this.agentId} over to a replica with fewer agents`));
   }
 
   snapshot(): IngestSnapshot {
@@ -191,7 +215,9 @@ export class AgentIngest {
       const wait = delay ?? backoff.next();
       this.logError(wait);
       this.reconnects++;
+      this.waiting = true;
       await sleep(wait, stop);
+      this.waiting = false;
     }
     this.phase = 'stopped';
     await this.letGo();
@@ -225,6 +251,7 @@ export class AgentIngest {
       return leases.renewEveryMs;
     }
     await store.upsertHost({ agentId: this.agentId, hostname: status.hostname, address: this.address, bootId: status.bootId, strategies: status.strategies });
+    if (this.handingOver) return await this.standAside();
     if (!(await leases.acquire(this.agentId))) {
       this.passive = 'standby';
       this.lastError = '';
@@ -277,11 +304,23 @@ export class AgentIngest {
       if (signal.reason instanceof LeaseLostError) throw signal.reason;
       // The stream broke: store what had arrived, then resume after it.
       await writer.flush().catch(() => undefined);
+      // Handed over: the other replica resumes from what is now stored.
+      if (signal.reason instanceof HandOverError) return await this.standAside();
       throw error;
     } finally {
       writer.discard();
       this.writer = undefined;
     }
+  }
+
+  /** Completes a hand-over: the lease is released (everything received is stored) and the agent waits on standby. */
+  private async standAside(): Promise<number> {
+    this.handingOver = false;
+    await this.env.leases.release(this.agentId);
+    this.passive = 'standby';
+    this.lastError = '';
+    this.env.log.log(`agent ${this.agentId} (${this.hostname}): handed over at seq ${this.storedSeq} (this replica holds more than its share)`);
+    return this.env.leases.renewEveryMs;
   }
 
   /** Stores one batch, then offers what is new in it to Watch. */
@@ -332,7 +371,7 @@ export class AgentIngest {
   private failed(error: unknown): void {
     const reconnecting = this.phase === 'streaming';
     this.phase = 'connecting';
-    this.lastError = describeError(error);
+    this.lastError = (this.env.tls && describeTlsError(error, this.address)) || describeError(error);
     if (!reconnecting) this.unreachableSince ??= Date.now();
   }
 
@@ -347,7 +386,7 @@ export class AgentIngest {
   private async letGo(): Promise<void> {
     if (this.agentId === '') return;
     this.env.unclaim(this.agentId, this);
-    await this.env.leases.release(this.agentId);
+    await this.env.leases.forget(this.agentId);
   }
 }
 

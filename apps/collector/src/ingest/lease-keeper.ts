@@ -3,21 +3,46 @@
 // every third of its time to live, and gives it up when it stops. A replica
 // that dies stops renewing; once its leases expire another replica takes the
 // agents over, resuming each from the cursor in the store.
-import type { EventStore } from '@tcpstate/store';
+//
+// Balancing: each replica also heartbeats (a row of its own, with the same time
+// to live), and so knows how many replicas are alive. It takes new leases only
+// up to its fair share, ceil(agents / live replicas), and when it holds more
+// (another replica joined) it hands the surplus over: those ingests store what
+// they received and release the lease, and the replica below its share takes
+// them at its next retry, from the stored cursor. An agent that stays free for
+// a whole time to live (no replica with room can reach it) is taken anyway.
+import type { EventStore, ReplicaView } from '@tcpstate/store';
+import { agentCount, fairShare, surplusAgents } from './fair-share.js';
+
+/** What the keeper asks of the ingests. */
+export interface LeaseEvents {
+  /** Another replica now holds this agent's lease: stop ingesting it. */
+  onLost(agentId: string): void;
+  /** This replica holds more than its share: hand this agent over (store, then release). */
+  onSurplus(agentId: string): void;
+}
 
 export class LeaseKeeper {
   private readonly owned = new Set<string>();
+  /** Agents whose lease is being asked for now: counted against the share before the database answers. */
+  private readonly acquiring = new Set<string>();
+  /** Agents this replica's ingests have identified and would ingest. */
+  private readonly wanted = new Set<string>();
+  /** Owned agents taken above the share because they stayed free; never handed over. */
+  private readonly overflow = new Set<string>();
+  /** Since when each wanted agent has had no live lease (ms, from the heartbeats). */
+  private readonly freeSince = new Map<string, number>();
+  private view: ReplicaView | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private renewing: Promise<void> | undefined;
-  /** The last renewal error, for logs; cleared by a successful renewal. */
+  private ticking: Promise<void> | undefined;
+  /** The last heartbeat or renewal error, for logs; cleared by a successful renewal. */
   lastError: Error | undefined;
 
   constructor(
     private readonly store: EventStore,
     readonly replicaId: string,
     readonly ttlMs: number,
-    /** Called for each agent whose lease another replica now holds. */
-    private readonly onLost: (agentId: string) => void,
+    private readonly events: LeaseEvents,
   ) {}
 
   /** How often leases are renewed, and how often a replica on standby asks again. */
@@ -25,41 +50,84 @@ export class LeaseKeeper {
     return Math.max(100, Math.floor(this.ttlMs / 3));
   }
 
-  /** Takes (or keeps) the lease on an agent; false while another replica holds it. */
+  /** The most agents this replica takes now (Infinity until the first heartbeat answered). */
+  get share(): number {
+    if (!this.view) return Infinity;
+    return fairShare(agentCount({ view: this.view, wanted: this.wanted, owned: this.owned }), this.view.replicas.length);
+  }
+
+  /**
+   * Takes (or keeps) the lease on an agent; false while another replica holds
+   * it, or while this replica already holds its fair share.
+   */
   async acquire(agentId: string): Promise<boolean> {
-    const granted = await this.store.acquireLeases(this.replicaId, [agentId], this.ttlMs);
+    this.wanted.add(agentId);
+    if (!this.view) await this.tick();
+    let aboveShare = false;
+    if (!this.owned.has(agentId)) {
+      if (this.acquiring.has(agentId)) return false;
+      aboveShare = this.owned.size + this.acquiring.size >= this.share;
+      if (aboveShare && !this.freeTooLong(agentId)) return false;
+    }
+    this.acquiring.add(agentId);
+    let granted: string[];
+    try {
+      granted = await this.store.acquireLeases(this.replicaId, [agentId], this.ttlMs);
+    } finally {
+      this.acquiring.delete(agentId);
+    }
     const own = granted.includes(agentId);
-    if (own) this.owned.add(agentId);
-    else this.owned.delete(agentId);
+    if (own) {
+      this.owned.add(agentId);
+      if (aboveShare) this.overflow.add(agentId);
+    } else {
+      this.drop(agentId);
+    }
     return own;
   }
 
-  /** Gives up the lease on an agent (its ingest stopped). Errors are ignored: the lease then expires. */
+  /** Gives up the lease on an agent (handed over, or its ingest stopped). Errors are ignored: the lease then expires. */
   async release(agentId: string): Promise<void> {
-    if (!this.owned.delete(agentId)) return;
+    if (!this.owned.has(agentId)) return;
+    this.drop(agentId);
     await this.store.releaseLeases(this.replicaId, [agentId]).catch(() => undefined);
+  }
+
+  /** The agent is no longer ingested here at all (its address was dropped): release it and stop counting it. */
+  async forget(agentId: string): Promise<void> {
+    this.wanted.delete(agentId);
+    this.freeSince.delete(agentId);
+    await this.release(agentId);
   }
 
   owns(agentId: string): boolean {
     return this.owned.has(agentId);
   }
 
-  start(): void {
-    this.timer ??= setInterval(() => void this.renew(), this.renewEveryMs);
+  /** Heartbeats once (so that the share is known before the first lease is asked for), then periodically. */
+  async start(): Promise<void> {
+    await this.tick();
+    this.timer ??= setInterval(() => void this.tick(), this.renewEveryMs);
   }
 
-  /** Renews every lease held; agents whose lease was taken are reported to onLost. */
-  renew(): Promise<void> {
-    this.renewing ??= this.renewNow().finally(() => (this.renewing = undefined));
-    return this.renewing;
+  /** Heartbeats, renews every lease held, and hands over any surplus. */
+  tick(): Promise<void> {
+    this.ticking ??= this.tickNow().finally(() => (this.ticking = undefined));
+    return this.ticking;
   }
 
-  private async renewNow(): Promise<void> {
-    const agents = [...this.owned];
-    if (agents.length === 0) return;
-    let granted: string[];
+  private async tickNow(): Promise<void> {
+    let view: ReplicaView;
+    let agents: string[] = [];
+    let granted: string[] = [];
     try {
-      granted = await this.store.acquireLeases(this.replicaId, agents, this.ttlMs);
+      view = await this.store.heartbeat(this.replicaId, this.ttlMs);
+      agents = [...this.owned];
+      if (agents.length > 0) granted = await this.store.acquireLeases(this.replicaId, agents, this.ttlMs);
+      // A lease released while the renewal was on its way was renewed with the
+      // others: release it again, or it would wait for its expiry.
+      const released = agents.filter((a) => granted.includes(a) && !this.owned.has(a) && !this.acquiring.has(a));
+      if (released.length > 0) await this.store.releaseLeases(this.replicaId, released);
       this.lastError = undefined;
     } catch (error) {
       // The database is unreachable: keep ingesting (writes fail anyway until
@@ -67,18 +135,48 @@ export class LeaseKeeper {
       this.lastError = error as Error;
       return;
     }
+    this.view = view;
     for (const agentId of agents) {
-      if (!granted.includes(agentId) && this.owned.delete(agentId)) this.onLost(agentId);
+      if (!granted.includes(agentId) && this.owned.has(agentId)) {
+        this.drop(agentId);
+        this.events.onLost(agentId);
+      }
+    }
+    this.noteFreeAgents(view);
+    if (this.owned.size <= this.share) this.overflow.clear();
+    for (const agentId of surplusAgents({ replicaId: this.replicaId, view, wanted: this.wanted, owned: this.owned, overflow: this.overflow })) {
+      this.events.onSurplus(agentId);
     }
   }
 
-  /** Stops renewing and releases every lease, so that another replica can take over at once. */
+  /** Tracks since when each wanted agent has had no live lease. */
+  private noteFreeAgents(view: ReplicaView): void {
+    const leased = new Set(view.leases.map((l) => l.agentId));
+    const now = Date.now();
+    for (const agentId of this.wanted) {
+      if (leased.has(agentId) || this.owned.has(agentId)) this.freeSince.delete(agentId);
+      else if (!this.freeSince.has(agentId)) this.freeSince.set(agentId, now);
+    }
+  }
+
+  /** Whether an agent has been free for a whole time to live: no replica with room took it. */
+  private freeTooLong(agentId: string): boolean {
+    const since = this.freeSince.get(agentId);
+    return since !== undefined && Date.now() - since >= this.ttlMs;
+  }
+
+  private drop(agentId: string): void {
+    this.owned.delete(agentId);
+    this.overflow.delete(agentId);
+  }
+
+  /** Stops heartbeating and renewing, releases every lease and leaves, so that other replicas take over at once. */
   async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
-    await this.renewing;
-    const agents = [...this.owned];
+    await this.ticking;
     this.owned.clear();
-    if (agents.length > 0) await this.store.releaseLeases(this.replicaId, agents).catch(() => undefined);
+    this.overflow.clear();
+    await this.store.leave(this.replicaId).catch(() => undefined);
   }
 }

@@ -1,0 +1,182 @@
+// Schema version 3 on a database written by versions 1-2: segments move from
+// their table into the connection rows, the events index by connection goes,
+// and ingest carries on from the migrated rows, a rebuild included.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { AddressFamily, Observation, Side, type StateChange, StateChangeSchema, TcpState } from '@tcpstate/proto';
+import { startPostgres, type TestPostgres } from '@tcpstate/testbed';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyEvents, type Segment } from './connection-builder.js';
+import { openStore } from './open-store.js';
+import { connectionEventOf } from './row-mapping.js';
+import { postgresMigrations, sqliteMigrations } from './schema.js';
+import { SQLITE_FILE } from './sqlite-store.js';
+import { toNs } from './time.js';
+
+const T0 = 1_700_000_000_000;
+const { CLOSE, SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT } = TcpState;
+
+function event(seq: number, ms: number, oldState: TcpState, newState: TcpState, timeInOldMs?: number): StateChange {
+  return create(StateChangeSchema, {
+    agentId: 'agent-a',
+    bootId: 'boot-a',
+    seq: BigInt(seq),
+    time: timestampFromMs(T0 + ms),
+    monotonicNs: BigInt(ms) * 1_000_000n,
+    cookie: 7n,
+    family: AddressFamily.INET,
+    localAddress: '10.0.0.1',
+    localPort: 40000,
+    remoteAddress: '10.0.0.2',
+    remotePort: 80,
+    oldState,
+    newState,
+    side: Side.CLIENT,
+    timeInOldState: timeInOldMs === undefined ? undefined : durationFromMs(timeInOldMs),
+    pid: 4242,
+    comm: 'curl',
+    netns: 4026531840,
+    observedBy: Observation.TRACEPOINT,
+  });
+}
+
+// A client connection; seq 3 (ESTABLISHED -> FIN_WAIT1) arrives late, after the migration.
+const EVENTS = [
+  event(1, 1000, CLOSE, SYN_SENT),
+  event(2, 1001, SYN_SENT, ESTABLISHED, 1),
+  event(3, 1500, ESTABLISHED, FIN_WAIT1, 499),
+  event(4, 1501, FIN_WAIT1, FIN_WAIT2, 1),
+  event(5, 1502, FIN_WAIT2, TIME_WAIT, 1),
+];
+const STORED_BEFORE = [EVENTS[0], EVENTS[1], EVENTS[3]];
+
+/** Segments as the tests compare them: [state, start ms, end ms or null, approximate]. */
+const plain = (segments: readonly Segment[]) =>
+  segments.map((s) => [s.state, Number(s.startNs / 1_000_000n) - T0, s.endNs === null ? null : Number(s.endNs / 1_000_000n) - T0, s.approximate]);
+const plainTimeline = (segments: { state: number; start?: { seconds: bigint; nanos: number }; end?: { seconds: bigint; nanos: number }; approximate: boolean }[]) =>
+  segments.map((s) => [s.state, Number(toNs(s.start!) / 1_000_000n) - T0, s.end ? Number(toNs(s.end) / 1_000_000n) - T0 : null, s.approximate]);
+
+/** What versions 1-2 stored for STORED_BEFORE, as SQL: the run, the events, the connection row and its segment rows. */
+function versionTwoRows(bool: (b: boolean) => string): string[] {
+  const applied = applyEvents(undefined, undefined, STORED_BEFORE.map(connectionEventOf));
+  const s = applied.state;
+  const n = (v: bigint | number | null) => (v === null ? 'NULL' : String(v));
+  return [
+    `INSERT INTO runs (agent_id, boot_id, last_seq, first_time_ns, last_time_ns) VALUES ('agent-a', 'boot-a', 4, ${s.firstSeenNs}, ${s.lastSeenNs})`,
+    ...STORED_BEFORE.map((e) => {
+      const d = connectionEventOf(e);
+      return `INSERT INTO events VALUES (1, ${e.seq}, ${d.timeNs}, ${e.monotonicNs}, 7, 2, '10.0.0.1', 40000, '10.0.0.2', 80,
+        ${e.oldState}, ${e.newState}, ${e.side}, ${n(d.timeInOldStateNs)}, 4242, 'curl', 0, 4026531840, 1, NULL)`;
+    }),
+    `INSERT INTO connections (run_id, cookie, family, local_address, local_port, remote_address, remote_port, local_key, remote_key,
+      side, pid, comm, netns, first_seen_ns, last_seen_ns, open, time_wait_observed_by, entered_states, left_states, last_seq, segment_count)
+      VALUES (1, 7, 2, '10.0.0.1', 40000, '10.0.0.2', 80, NULL, NULL, ${s.side}, 4242, 'curl', 4026531840, ${s.firstSeenNs}, ${s.lastSeenNs},
+      ${bool(s.open)}, 0, ${s.enteredStates}, ${s.leftStates}, ${s.lastSeq}, ${s.segmentCount})`,
+    ...applied.segments.map(
+      (g) => `INSERT INTO segments VALUES (1, 7, ${g.idx}, ${g.state}, ${g.startNs}, ${n(g.endNs)}, ${g.startObservedBy}, ${g.endObservedBy}, ${bool(g.approximate)})`,
+    ),
+  ];
+}
+
+interface Backend {
+  name: string;
+  /** A database at schema version 2 holding versionTwoRows; returns the store target. */
+  versionTwo(): Promise<string>;
+  query(target: string, text: string): Promise<Record<string, unknown>[]>;
+}
+
+let postgres: TestPostgres | undefined;
+const tempDirs: string[] = [];
+
+const sqlite: Backend = {
+  name: 'sqlite',
+  async versionTwo() {
+    const dir = await mkdtemp(join(tmpdir(), 'tcpstate-migration-'));
+    tempDirs.push(dir);
+    const db = new Database(join(dir, SQLITE_FILE));
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)');
+    for (const m of sqliteMigrations.filter((m) => m.version <= 2)) {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations VALUES (?, ?, 0)').run(m.version, m.name);
+    }
+    for (const text of versionTwoRows((b) => (b ? '1' : '0'))) db.exec(text);
+    db.close();
+    return dir;
+  },
+  async query(target, text) {
+    const db = new Database(join(target, SQLITE_FILE));
+    try {
+      return db.prepare(text).all() as Record<string, unknown>[];
+    } finally {
+      db.close();
+    }
+  },
+};
+
+const postgresBackend: Backend = {
+  name: 'postgres',
+  async versionTwo() {
+    const url = await postgres!.createDatabase('migration_v2');
+    const client = new pg.Client(url);
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_ns bigint NOT NULL)');
+      for (const m of postgresMigrations.filter((m) => m.version <= 2)) {
+        await client.query(m.sql);
+        await client.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
+      }
+      for (const text of versionTwoRows((b) => (b ? 'true' : 'false'))) await client.query(text);
+    } finally {
+      await client.end();
+    }
+    return url;
+  },
+  async query(target, text) {
+    const client = new pg.Client(target);
+    await client.connect();
+    try {
+      return (await client.query(text)).rows;
+    } finally {
+      await client.end();
+    }
+  },
+};
+
+beforeAll(async () => {
+  postgres = await startPostgres();
+}, 120_000);
+
+afterAll(async () => {
+  await postgres?.stop();
+  await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describe.each([sqlite, postgresBackend])('schema version 3 on $name', (backend) => {
+  it('moves stored segments into their rows, and ingest carries on from them', async () => {
+    const target = await backend.versionTwo();
+    const before = applyEvents(undefined, undefined, STORED_BEFORE.map(connectionEventOf)).segments;
+    const store = await openStore(target);
+    try {
+      const ref = { agentId: 'agent-a', bootId: 'boot-a', cookie: 7n };
+      expect(plainTimeline((await store.getConnection(ref))!.segments)).toEqual(plain(before));
+      // seq 3 arrives late: the row is rebuilt from the stored events (a migrated row has no first_seq: the run from its start).
+      expect(await store.ingest('agent-a', 'boot-a', { events: [EVENTS[2], EVENTS[4]], gaps: [] })).toEqual({ inserted: 2, duplicates: 0, gapsInserted: 0 });
+      const all = applyEvents(undefined, undefined, EVENTS.map(connectionEventOf)).segments;
+      expect(plain(all).map(([state]) => state)).toEqual([SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT]);
+      expect(plainTimeline((await store.getConnection(ref))!.segments)).toEqual(plain(all));
+      expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 5n });
+    } finally {
+      await store.close();
+    }
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3]);
+    const tables = backend.name === 'sqlite'
+      ? "SELECT name FROM sqlite_schema WHERE name IN ('segments', 'events_connection')"
+      : "SELECT relname AS name FROM pg_class WHERE relname IN ('segments', 'events_connection')";
+    expect(await backend.query(target, tables)).toEqual([]);
+  });
+});
