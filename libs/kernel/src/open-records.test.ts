@@ -4,29 +4,13 @@
 import { describe, expect, it } from 'vitest';
 
 import { KernelCapture, type RecordBatch } from './kernel-capture.js';
-import type { NativeAddon, NativeCapture } from './native.js';
 import { RECORD_LAYOUT, RECORD_SIZE, RecordKind } from './record.js';
+import { fakeAddon } from './test-support/fake-addon.js';
 
 /** A fake addon that keeps the batch callback the capture gives it. */
-function fakeAddon() {
+function recordingAddon() {
   const handlers: ((buffer: ArrayBuffer) => void)[] = [];
-  const addon: NativeAddon = {
-    probeStrategy: () => '',
-    NativeCapture: class implements NativeCapture {
-      constructor(...args: unknown[]) {
-        handlers.push(args[9] as (buffer: ArrayBuffer) => void);
-      }
-      drops() {
-        return 0n;
-      }
-      snapshot() {
-        return new ArrayBuffer(0);
-      }
-      sweep() {}
-      flush() {}
-      close() {}
-    } as unknown as NativeAddon['NativeCapture'],
-  };
+  const addon = fakeAddon({ onOpen: (args) => handlers.push(args[9] as (buffer: ArrayBuffer) => void) });
   return { addon, deliver: (buffer: ArrayBuffer) => handlers[0](buffer) };
 }
 
@@ -45,7 +29,7 @@ const cookies = (batch: RecordBatch) =>
 
 describe('KernelCapture.openRecords', () => {
   it('hands over the transition records of each batch, in order, with the wall clock offset', () => {
-    const { addon, deliver } = fakeAddon();
+    const { addon, deliver } = recordingAddon();
     const batches: RecordBatch[] = [];
     const capture = KernelCapture.openRecords({}, (batch) => batches.push(batch), { addon, preflight: () => {} });
     const { TRANSITION, SOCKET } = RecordKind;

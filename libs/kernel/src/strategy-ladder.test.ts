@@ -4,33 +4,23 @@
 import { describe, expect, it } from 'vitest';
 
 import { KernelCapture } from './kernel-capture.js';
-import type { NativeAddon, NativeCapture } from './native.js';
 import { climbDownLadder, type TimeWaitStrategy } from './strategy-ladder.js';
+import { fakeAddon } from './test-support/fake-addon.js';
 
 const EPERM = 'fexit/inet_twsk_alloc: load refused: Operation not permitted (errno 1)';
 const NO_KPROBES = 'kprobe/inet_twsk_alloc: no kprobe PMU';
 
-function fakeAddon(probe: Record<string, string>, loadError: Partial<Record<TimeWaitStrategy, { code: string; message: string; details?: string }>> = {}) {
+/** A fake addon that refuses the strategies in `loadError` at load time and records the ones it opened. */
+function ladderAddon(probe: Record<string, string>, loadError: Partial<Record<TimeWaitStrategy, { code: string; message: string; details?: string }>> = {}) {
   const opened: string[] = [];
-  const addon: NativeAddon = {
-    probeStrategy: (name) => probe[name] ?? '',
-    NativeCapture: class implements NativeCapture {
-      constructor(_path: string, strategy: string) {
-        const error = loadError[strategy as TimeWaitStrategy];
-        if (error) throw Object.assign(new Error(error.message), { code: error.code, details: error.details });
-        opened.push(strategy);
-      }
-      drops() {
-        return 0n;
-      }
-      snapshot() {
-        return new ArrayBuffer(0);
-      }
-      sweep() {}
-      flush() {}
-      close() {}
-    } as unknown as NativeAddon['NativeCapture'],
-  };
+  const addon = fakeAddon({
+    probe,
+    onOpen: ([, strategy]) => {
+      const error = loadError[strategy as TimeWaitStrategy];
+      if (error) throw Object.assign(new Error(error.message), { code: error.code, details: error.details });
+      opened.push(strategy as string);
+    },
+  });
   return { addon, opened };
 }
 
@@ -64,7 +54,7 @@ describe('climbDownLadder', () => {
 
 describe('KernelCapture.open strategy choice', () => {
   it('falls from fexit (probe refused) and kprobe (probe refused) to the sweep', () => {
-    const { addon, opened } = fakeAddon({ fexit: EPERM, kprobe: NO_KPROBES });
+    const { addon, opened } = ladderAddon({ fexit: EPERM, kprobe: NO_KPROBES });
     const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
     expect(opened).toEqual(['sweep']);
     expect(capture.timeWaitStrategy).toBe('sweep');
@@ -77,7 +67,7 @@ describe('KernelCapture.open strategy choice', () => {
   });
 
   it('falls past a strategy the probe allowed but the kernel refused at load', () => {
-    const { addon, opened } = fakeAddon(
+    const { addon, opened } = ladderAddon(
       { fexit: EPERM },
       { kprobe: { code: 'LOAD_FAILED', message: 'The kernel refused to load the eBPF programs: Invalid argument (errno 22)' } },
     );
@@ -92,14 +82,14 @@ describe('KernelCapture.open strategy choice', () => {
   });
 
   it('uses fexit when the kernel allows it', () => {
-    const { addon, opened } = fakeAddon({});
+    const { addon, opened } = ladderAddon({});
     const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
     expect(opened).toEqual(['fexit']);
     expect(capture.strategies.filter((s) => s.active).map((s) => s.name)).toEqual(['tp_btf/inet_sock_set_state', 'fexit']);
   });
 
   it('does not hide a failure of the last rung', () => {
-    const { addon } = fakeAddon(
+    const { addon } = ladderAddon(
       { fexit: EPERM, kprobe: NO_KPROBES },
       { sweep: { code: 'PERMISSION', message: 'The kernel refused to load the eBPF programs: Operation not permitted (errno 1)' } },
     );
@@ -109,7 +99,7 @@ describe('KernelCapture.open strategy choice', () => {
   });
 
   it('names a verifier rejection as such, with the verifier\'s reason, not as missing privileges', () => {
-    const { addon } = fakeAddon(
+    const { addon } = ladderAddon(
       { fexit: EPERM, kprobe: NO_KPROBES },
       {
         sweep: {
@@ -125,7 +115,7 @@ describe('KernelCapture.open strategy choice', () => {
   });
 
   it('rejects bad options with one sentence before touching the kernel', () => {
-    const { addon, opened } = fakeAddon({});
+    const { addon, opened } = ladderAddon({});
     expect(() => KernelCapture.open({ ringBufferBytes: 5000 }, () => {}, { addon, preflight: noPreflight })).toThrow(
       'Option ringBufferBytes must be a power of two, not 5000.',
     );
