@@ -35,8 +35,8 @@ export default tseslint.config(
     },
   },
   {
-    // Tests may also build their hosts and databases with the testbed.
-    files: ['**/*.test.ts'],
+    // Tests (and their helpers in test-support/) may also build their hosts and databases with the testbed.
+    files: ['**/*.test.ts', '**/test-support/**/*.ts'],
     rules: { '@nx/enforce-module-boundaries': boundaries(true) },
   },
 );

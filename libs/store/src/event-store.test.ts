@@ -1,7 +1,5 @@
 // One suite, run against both back-ends on real databases: SQLite in a
 // temporary directory, PostgreSQL started for the suite (test/support).
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -19,15 +17,12 @@ import {
   StateChangeSchema,
   TcpState,
 } from '@tcpstate/proto';
-import Database from 'better-sqlite3';
-import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 // The PostgreSQL helper is shared with the end-to-end tests (test/support is no library to import by name).
-import { startPostgres, type TestPostgres } from '@tcpstate/testbed';
 import { InvalidQueryError, SchemaVersionError, StoreUnavailableError } from './errors.js';
 import type { EventStore } from './event-store.js';
 import { openStore } from './open-store.js';
-import { SQLITE_FILE } from './sqlite-store.js';
+import { pgRows, sqliteRows, testDatabases } from './test-support/databases.js';
 
 /** Base of every time in the suite (ms since the epoch). */
 const T0 = 1_700_000_000_000;
@@ -159,53 +154,22 @@ interface Backend {
   exec(target: string, text: string): Promise<Record<string, unknown>[]>;
 }
 
-let postgres: TestPostgres | undefined;
-let databases = 0;
-const tempDirs: string[] = [];
+const databases = testDatabases('tcpstate-store-');
+let databaseCount = 0;
 
 const sqliteBackend: Backend = {
   name: 'sqlite',
   async newTarget() {
-    const dir = await mkdtemp(join(tmpdir(), 'tcpstate-store-'));
-    tempDirs.push(dir);
-    return join(dir, 'data'); // not created yet: the store creates it
+    return join(await databases.tempDir(), 'data'); // not created yet: the store creates it
   },
-  async exec(target, text) {
-    const db = new Database(join(target, SQLITE_FILE));
-    try {
-      const statement = db.prepare(text);
-      return statement.reader ? (statement.all() as Record<string, unknown>[]) : (statement.run(), []);
-    } finally {
-      db.close();
-    }
-  },
+  exec: async (target, text) => sqliteRows(target, text),
 };
 
 const postgresBackend: Backend = {
   name: 'postgres',
-  async newTarget() {
-    if (!postgres) throw new Error('PostgreSQL was not started');
-    return postgres.createDatabase(`store_test_${++databases}`);
-  },
-  async exec(target, text) {
-    const client = new pg.Client(target);
-    await client.connect();
-    try {
-      return (await client.query(text)).rows;
-    } finally {
-      await client.end();
-    }
-  },
+  newTarget: () => databases.postgres().createDatabase(`store_test_${++databaseCount}`),
+  exec: pgRows,
 };
-
-beforeAll(async () => {
-  postgres = await startPostgres();
-}, 120_000);
-
-afterAll(async () => {
-  await postgres?.stop();
-  await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
-});
 
 describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend) => {
   const opened: EventStore[] = [];
@@ -691,11 +655,11 @@ describe('PostgreSQL outages', () => {
   });
 
   it('keeps working after the server restarts', async () => {
-    const store = await openStore(await postgres!.createDatabase('store_restart'));
+    const store = await openStore(await databases.postgres().createDatabase('store_restart'));
     try {
       const events = clientClosesFirst();
       await store.ingest('agent-a', 'boot-a', { events: events.slice(0, 3), gaps: [] });
-      await postgres!.restart();
+      await databases.postgres().restart();
       // The pool drops the connections the restart closed and opens new ones.
       expect(await store.ingest('agent-a', 'boot-a', { events, gaps: [] })).toMatchObject({ inserted: 3, duplicates: 3 });
       expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 6n });

@@ -1,21 +1,19 @@
 // Schema version 3 on a database written by versions 1-2: segments move from
 // their table into the connection rows, the events index by connection goes,
 // and ingest carries on from the migrated rows, a rebuild included.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { AddressFamily, Observation, Side, type StateChange, StateChangeSchema, TcpState } from '@tcpstate/proto';
-import { startPostgres, type TestPostgres } from '@tcpstate/testbed';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { applyEvents, type Segment } from './connection-builder.js';
 import { openStore } from './open-store.js';
 import { connectionEventOf } from './row-mapping.js';
 import { postgresMigrations, sqliteMigrations } from './schema.js';
 import { SQLITE_FILE } from './sqlite-store.js';
+import { pgRows, sqliteRows, testDatabases } from './test-support/databases.js';
 import { toNs } from './time.js';
 
 const T0 = 1_700_000_000_000;
@@ -90,14 +88,12 @@ interface Backend {
   query(target: string, text: string): Promise<Record<string, unknown>[]>;
 }
 
-let postgres: TestPostgres | undefined;
-const tempDirs: string[] = [];
+const databases = testDatabases('tcpstate-migration-');
 
 const sqlite: Backend = {
   name: 'sqlite',
   async versionTwo() {
-    const dir = await mkdtemp(join(tmpdir(), 'tcpstate-migration-'));
-    tempDirs.push(dir);
+    const dir = await databases.tempDir();
     const db = new Database(join(dir, SQLITE_FILE));
     db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)');
     for (const m of sqliteMigrations.filter((m) => m.version <= 2)) {
@@ -108,20 +104,13 @@ const sqlite: Backend = {
     db.close();
     return dir;
   },
-  async query(target, text) {
-    const db = new Database(join(target, SQLITE_FILE));
-    try {
-      return db.prepare(text).all() as Record<string, unknown>[];
-    } finally {
-      db.close();
-    }
-  },
+  query: async (target, text) => sqliteRows(target, text),
 };
 
 const postgresBackend: Backend = {
   name: 'postgres',
   async versionTwo() {
-    const url = await postgres!.createDatabase('migration_v2');
+    const url = await databases.postgres().createDatabase('migration_v2');
     const client = new pg.Client(url);
     await client.connect();
     try {
@@ -136,25 +125,8 @@ const postgresBackend: Backend = {
     }
     return url;
   },
-  async query(target, text) {
-    const client = new pg.Client(target);
-    await client.connect();
-    try {
-      return (await client.query(text)).rows;
-    } finally {
-      await client.end();
-    }
-  },
+  query: pgRows,
 };
-
-beforeAll(async () => {
-  postgres = await startPostgres();
-}, 120_000);
-
-afterAll(async () => {
-  await postgres?.stop();
-  await Promise.all(tempDirs.map((d) => rm(d, { recursive: true, force: true })));
-});
 
 describe.each([sqlite, postgresBackend])('schema version 3 on $name', (backend) => {
   it('moves stored segments into their rows, and ingest carries on from them', async () => {
