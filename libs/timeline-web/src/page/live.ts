@@ -21,6 +21,8 @@ export interface LiveHandlers {
   gap(gap: Gap): void;
   /** The stream is open and delivering (first message after (re)opening). */
   following(): void;
+  /** The stream was re-opened after a failure: what happened meanwhile was not streamed. */
+  reopened(): void;
   /** The stream broke or a re-read failed; it is re-opened after RETRY_MS. */
   failed(error: unknown): void;
 }
@@ -40,11 +42,15 @@ export class LiveFollower {
   /** Follows Watch until stopped, re-opening the stream after failures. */
   async start(): Promise<void> {
     const signal = this.stopper.signal;
+    let failures = 0;
     while (!signal.aborted) {
       try {
         let first = true;
         for await (const message of this.api.watch(this.include, signal)) {
-          if (first) this.handlers.following();
+          if (first) {
+            this.handlers.following();
+            if (failures > 0) this.handlers.reopened();
+          }
           first = false;
           const r = message.response;
           if (r.case === 'event') this.queue({ agentId: r.value.agentId, bootId: r.value.bootId, cookie: r.value.cookie });
@@ -53,6 +59,7 @@ export class LiveFollower {
         if (!signal.aborted) throw new Error('the collector ended the Watch stream');
       } catch (error) {
         if (signal.aborted) return;
+        failures++;
         this.handlers.failed(error);
         await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
       }

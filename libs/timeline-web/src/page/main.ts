@@ -19,6 +19,10 @@ let layout: TimelineLayout | undefined;
 let zoom = 1;
 let live: LiveFollower | undefined;
 let loading: AbortController | undefined;
+/** Settles when the newest window query has answered (or failed): live re-reads wait for it. */
+let queryAnswered: Promise<void> = Promise.resolve();
+/** The filters live mode follows (those of the lanes drawn). */
+let liveInclude: FilterInit[] | undefined;
 
 const ui = {
   form: $<HTMLFormElement>('controls'),
@@ -137,8 +141,12 @@ async function loadHosts(): Promise<void> {
   }
 }
 
-/** Queries the window the controls describe and draws it; restarts live mode on the new filters. */
-async function load(): Promise<void> {
+/**
+ * Queries the window the controls describe and draws it. Live mode (re)starts
+ * before the query, so that nothing stored while the query runs is missed: its
+ * re-reads wait for the query's answer and are applied on top of it.
+ */
+async function load(options: { keepLive?: boolean } = {}): Promise<void> {
   const query = buildQuery(readControls(), Date.now());
   if (!query.ok) {
     showError(query.problems.join('; '));
@@ -146,6 +154,10 @@ async function load(): Promise<void> {
   }
   loading?.abort();
   const controller = (loading = new AbortController());
+  let answered!: () => void;
+  queryAnswered = new Promise<void>((resolve) => (answered = resolve));
+  const previousLive = liveInclude;
+  if (!options.keepLive) restartLive(query.include);
   ui.status.textContent = 'Loading…';
   document.body.dataset.loading = 'true';
   try {
@@ -154,13 +166,15 @@ async function load(): Promise<void> {
     state.replace(result.connections, result.gaps);
     showError(result.truncated ? 'The window holds more connections than the page reads (10 pages of 1000): narrow the window or the filter.' : undefined);
     draw();
-    restartLive(query.include);
   } catch (error) {
     if (!controller.signal.aborted) {
+      // The lanes drawn stay, and so does live mode on their filters.
+      if (!options.keepLive && previousLive) restartLive(previousLive);
       showError(describeError('Cannot load the timeline', error));
       ui.status.textContent = '';
     }
   } finally {
+    answered();
     if (loading === controller) document.body.dataset.loading = 'false';
   }
 }
@@ -173,13 +187,16 @@ function setLiveState(text: string, value: string): void {
 function restartLive(include: FilterInit[]): void {
   live?.stop();
   live = undefined;
+  liveInclude = include;
   if (!ui.live.checked) {
     setLiveState('', 'off');
     return;
   }
   const follower = new LiveFollower(api, include, {
     changed: async (refs: SocketRef[]) => {
-      state.upsert(await api.getConnections(refs));
+      const connections = await api.getConnections(refs);
+      await queryAnswered;
+      state.upsert(connections);
       if (live === follower) draw();
     },
     gap: (gap) => {
@@ -190,6 +207,8 @@ function restartLive(include: FilterInit[]): void {
       setLiveState('live: following the collector', 'following');
       showError(undefined);
     },
+    // Watch is live only: after an outage, the window is read again.
+    reopened: () => void load({ keepLive: true }),
     failed: (error) => {
       setLiveState('live: reconnecting…', 'reconnecting');
       showError(describeError('Live mode', error));
