@@ -392,6 +392,10 @@ export class AgentIngest {
 
 /** One line for last_error and the log. */
 export function describeError(error: unknown): string {
+  // HTTP/2 RST_STREAM(CANCEL) from the other end: the agent went away mid-stream.
+  if (error instanceof ConnectError && error.code === Code.Canceled && /stream closed with error code CANCEL/.test(error.rawMessage)) {
+    return 'the agent closed the stream (it stopped, restarted or dropped the connection)';
+  }
   if (error instanceof ConnectError) {
     const cause = error.cause instanceof Error && error.cause.message && !error.rawMessage.includes(error.cause.message) ? ` (${error.cause.message})` : '';
     return `${Code[error.code].replace(/([a-z])([A-Z])/g, '$1_$2').toLowerCase()}: ${error.rawMessage}${cause}`;
