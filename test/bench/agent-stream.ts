@@ -39,7 +39,6 @@ import {
   startSubscribers,
   type SubscriberProcess,
   table,
-  // @ts-expect-error TS5097: Node strips types and needs the real file name; test/tsconfig.json lacks allowImportingTsExtensions.
 } from './harness.ts';
 
 const { values: flags } = parseArgs({

@@ -47,7 +47,6 @@ import {
   type SubscriberProcess,
   table,
   withBpfStats,
-  // @ts-expect-error TS5097: Node strips types and needs the real file name; test/tsconfig.json lacks allowImportingTsExtensions.
 } from './harness.ts';
 import type { SubscriberReport } from './subscriber-process.ts';
 

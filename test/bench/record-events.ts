@@ -23,7 +23,6 @@ import {
   runLoadgen,
   sleep,
   startAgent,
-  // @ts-expect-error TS5097: Node strips types and needs the real file name; test/tsconfig.json lacks allowImportingTsExtensions.
 } from './harness.ts';
 
 const { values } = parseArgs({

@@ -44,14 +44,12 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import {
   machineDescription,
-  // @ts-expect-error TS5097: Node strips types and needs the real file name; test/tsconfig.json lacks allowImportingTsExtensions.
 } from './harness.ts';
 import {
   AgentReplay,
   loadRecording,
   type Recording,
   type ReplayPlan,
-  // @ts-expect-error TS5097: as above.
 } from './store-replay-stream.ts';
 
 const { values } = parseArgs({
