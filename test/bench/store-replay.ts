@@ -420,8 +420,9 @@ function summary(): void {
   for (const r of results) {
     console.log(`${r.name}:`);
     console.log(
-      `  ingest ${fmt(r.ingestRate)} events/s (${r.ingestSeconds.toFixed(0)} s): ${pct(r.ingestRate / r.baselineRate)} of the plain-row baseline ` +
-        `(${fmt(r.baselineRate)} events/s), ${(r.ingestRate / AGENT_MAX_EVENTS_PER_SECOND).toFixed(2)}x the agent's maximum capture rate (${fmt(AGENT_MAX_EVENTS_PER_SECOND)} events/s)`,
+      `  ingest ${fmt(r.ingestRate)} events/s (${r.ingestSeconds.toFixed(0)} s): ` +
+        (r.baselineRate > 0 ? `${pct(r.ingestRate / r.baselineRate)} of the plain-row baseline (${fmt(r.baselineRate)} events/s), ` : 'no plain-row baseline (--baseline-events 0), ') +
+        `${(r.ingestRate / AGENT_MAX_EVENTS_PER_SECOND).toFixed(2)}x the agent's maximum capture rate (${fmt(AGENT_MAX_EVENTS_PER_SECOND)} events/s)`,
     );
     for (const [name, l] of Object.entries(r.latencies)) console.log(`  ${name.padEnd(40)} p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`);
     console.log(`  size ${(r.bytes / 1e6).toFixed(0)} MB: ${((r.bytes / EVENTS) * 1e6 / 1e6).toFixed(0)} MB per million events`);
