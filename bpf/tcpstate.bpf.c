@@ -9,10 +9,11 @@
  * connection over to a timewait socket (end of tcp_time_wait); that case is
  * reported as the connection's logical step X -> TIME_WAIT (or X -> FIN_WAIT2,
  * the timewait socket's substate) and the timewait phase is then followed by
- * one of three strategies, picked by the loader (the losers are not loaded):
+ * one of four strategies, picked by the loader (the losers are not loaded):
  *   1. fexit/inet_twsk_alloc + fentry/inet_twsk_put (+ fexit/tcp_timewait_state_process)
  *   2. the same as kprobes/kretprobes
- *   3. sweep_timewait, an iter/tcp program the loader runs periodically
+ *   3. the timewait socket's own timer, through the timer tracepoints (tp_btf)
+ *   4. sweep_timewait, an iter/tcp program the loader runs periodically
  * Per connection, a map keyed by socket cookie keeps endpoints, side,
  * process, and when the current state was entered.
  */
@@ -57,7 +58,7 @@ struct conn {
 	__u8 reset;             /* a reset was sent or received: the close is an abort */
 	__u8 timewait;          /* handed over to a timewait socket */
 	__u8 hook_substate;     /* timewait hooks: substate given to inet_twsk_alloc, 0 = none */
-	__u8 pad;
+	__u8 fin_listed;        /* timer strategy: listed in fin_waits */
 	char comm[TCPSTATE_COMM_LEN];
 };
 
@@ -176,6 +177,14 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } twsk_process_calls SEC(".maps");
+
+/* Timer strategy: a timewait timer cancelled on this CPU, decided later (see handle_timer_cancel). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tcpstate_tw_cancel);
+} tw_cancels SEC(".maps");
 
 /* ---------------------------------------------------------------- records */
 
@@ -689,7 +698,289 @@ int BPF_KRETPROBE(kretprobe_tcp_timewait_state_process)
 	return 0;
 }
 
-/* ---------------------------------------------------------------- TIME_WAIT: the sweep (strategy 3) */
+/* ---------------------------------------------------------------- TIME_WAIT: the timer (strategy 3) */
+
+/*
+ * Where fentry/fexit and kprobes are refused, the timewait socket's own timer
+ * still says nearly everything, through the timer tracepoints (tp_btf, like
+ * the spine): tcp_time_wait arms it (timer_start, before the full socket's
+ * X -> CLOSE: the hand-over and its substate), it fires at the end of
+ * TIME_WAIT (timer_expire_entry, then tw_timer_handler kills the socket), or
+ * inet_twsk_deschedule_put cancels it to end TIME_WAIT early (timer_cancel:
+ * a reused 4-tuple, a reset). These tracepoints fire for every timer_list of
+ * the kernel, so the first thing each program does is compare the timer's
+ * function with tw_timer_handler, whose address the loader took from kallsyms.
+ *
+ * The peer's FIN in substate FIN_WAIT2 re-arms the timer to TCP_TIMEWAIT_LEN
+ * (60 s) from then. Into another timer-wheel bucket, that is a cancel and a
+ * start (seen); within the same bucket the kernel only rewrites
+ * timer->expires and no tracepoint fires. So every timewait socket handed
+ * over in FIN_WAIT2 is also listed in fin_waits, which the loader polls
+ * (poll_fin_waits, every maxLatencyMs): its substate and expiry are read where
+ * the socket lies, and the FIN's time is expires - 60 s.
+ */
+
+/* Timewait sockets in substate FIN_WAIT2 (timer strategy): cookie -> the socket's address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} fin_waits SEC(".maps");
+
+/* The kernel's jiffy in ns, measured once from two (ktime, jiffies) readings (timer strategy). */
+struct jiffy_clock {
+	__u64 ns0;
+	__u64 jiffies0;
+	__u64 jiffy_ns; /* 0 until measured */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct jiffy_clock);
+} jiffy_clock SEC(".maps");
+
+static __always_inline bool is_timewait_timer(const struct timer_list *timer)
+{
+	return settings.tw_timer_handler && (__u64)timer->function == settings.tw_timer_handler;
+}
+
+/* The timewait socket around its timer (container_of), read through probe reads. */
+static __always_inline const struct inet_timewait_sock *timer_owner(const struct timer_list *timer)
+{
+	return (const void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+}
+
+/*
+ * Jiffies to ns: the tick measured between the first reading and one at
+ * least 20 jiffies later, snapped to the HZ values Linux builds with (100,
+ * 250, 300, 1000); 0 while not known yet.
+ */
+static __always_inline __u64 kernel_jiffy_ns(__u64 now, __u64 jiffies)
+{
+	__u32 zero = 0;
+	struct jiffy_clock *k = bpf_map_lookup_elem(&jiffy_clock, &zero);
+	if (!k)
+		return 0;
+	if (k->jiffy_ns)
+		return k->jiffy_ns;
+	if (!k->ns0) {
+		k->ns0 = now;
+		k->jiffies0 = jiffies;
+		return 0;
+	}
+	if (jiffies < k->jiffies0 + 20 || now <= k->ns0)
+		return 0;
+	__u64 ns = (now - k->ns0) / (jiffies - k->jiffies0);
+	k->jiffy_ns = ns > 6666666 ? 10000000 : ns > 3666666 ? 4000000 : ns > 2166666 ? 3333333 : 1000000;
+	return k->jiffy_ns;
+}
+
+/*
+ * The peer's FIN turned substate FIN_WAIT2 into TIME_WAIT, found after the
+ * fact (poll or end): its time is the re-armed expiry minus 60 s, within two
+ * jiffies; without a measured jiffy, anywhere since the hand-over.
+ */
+static __always_inline void report_found_fin(struct conn *c, __u64 cookie, __u64 expires, __u64 now, __u64 jiffies)
+{
+	__u64 at = now;
+	__u64 uncertainty = now > c->state_since_ns ? now - c->state_since_ns : 0;
+	__u64 jiffy_ns = kernel_jiffy_ns(now, jiffies);
+	if (jiffy_ns) {
+		__u64 fin_jiffies = expires - 60 * (1000000000ULL / jiffy_ns);
+		if (jiffies >= fin_jiffies) {
+			__u64 back = (jiffies - fin_jiffies) * jiffy_ns;
+			if (back + jiffy_ns < uncertainty) {
+				at = now - back + jiffy_ns;
+				uncertainty = 2 * jiffy_ns;
+			}
+		}
+	}
+	emit(c, cookie, TCP_FIN_WAIT2, TCP_TIME_WAIT, TCPSTATE_OBS_TIMEWAIT_HOOK, 0, at, uncertainty);
+	c->state = TCP_TIME_WAIT;
+	c->state_since_ns = at;
+}
+
+/*
+ * Who reports a FIN step: the one who takes the socket off fin_waits (a hash
+ * map delete succeeds once), so the poll, a re-arm and the end never report
+ * it twice; a socket that did not fit in fin_waits is reported by its end.
+ */
+static __always_inline bool claim_fin(const struct conn *c, __u64 cookie)
+{
+	if (!c->fin_listed)
+		return true;
+	return bpf_map_delete_elem(&fin_waits, &cookie) == 0;
+}
+
+/* The timewait socket ended (its timer fired or was cancelled for good): the connection's last step. */
+static __always_inline void timewait_timer_ended(__u64 cookie, __u8 substate, __u64 expires, __u64 now,
+						 __u64 jiffies)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, &cookie);
+	if (!c || !c->timewait)
+		return;
+	__u8 old = c->state;
+	if (old == TCP_FIN_WAIT2 && substate == TCP_TIME_WAIT) {
+		if (claim_fin(c, cookie))
+			report_found_fin(c, cookie, expires, now, jiffies);
+		old = TCP_TIME_WAIT;
+	} else if (c->fin_listed) {
+		bpf_map_delete_elem(&fin_waits, &cookie);
+	}
+	emit(c, cookie, old, TCP_CLOSE, TCPSTATE_OBS_TIMEWAIT_HOOK, 0, now, 0);
+	bpf_map_delete_elem(&conns, &cookie);
+}
+
+/*
+ * Decides this CPU's pending cancel: a re-arm if the timer now started is the
+ * same timer of the same timewait socket (a freed socket's memory, timer
+ * included, is soon reused by the next one: the cookie tells them apart), an
+ * end otherwise. Runs only where interrupts are off (timer_start and
+ * timer_cancel hold the timer base lock; the loader's flush is an IPI), so it
+ * never interleaves with itself on a CPU.
+ */
+static __always_inline void settle_cancel(const struct timer_list *started, __u64 started_cookie)
+{
+	__u32 zero = 0;
+	struct tcpstate_tw_cancel *p = bpf_map_lookup_elem(&tw_cancels, &zero);
+	if (!p || !p->timer)
+		return;
+	if (p->timer != (__u64)started || p->cookie != started_cookie)
+		timewait_timer_ended(p->cookie, p->substate, p->expires, p->ktime_ns, p->jiffies);
+	p->timer = 0;
+}
+
+SEC("tp_btf/timer_start")
+int BPF_PROG(handle_timer_start, struct timer_list *timer)
+{
+	if (!is_timewait_timer(timer))
+		return 0;
+	const struct inet_timewait_sock *tw = timer_owner(timer);
+	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	settle_cancel(timer, cookie);
+	struct conn *c = bpf_map_lookup_elem(&conns, &cookie);
+	if (!c)
+		return 0;
+	__u8 substate = BPF_CORE_READ(tw, tw_substate);
+	if (!c->timewait) {
+		/* Armed inside tcp_time_wait: the coming X -> CLOSE is a hand-over into `substate`. */
+		c->hook_substate = substate;
+		if (substate == TCP_FIN_WAIT2) {
+			__u64 address = (__u64)tw;
+			c->fin_listed = bpf_map_update_elem(&fin_waits, &cookie, &address, BPF_ANY) == 0;
+		}
+		return 0;
+	}
+	/* Re-armed into another wheel bucket: the peer's FIN, seen as it happens. */
+	if (c->state == TCP_FIN_WAIT2 && substate == TCP_TIME_WAIT && claim_fin(c, cookie)) {
+		__u64 now = bpf_ktime_get_ns();
+		emit(c, cookie, TCP_FIN_WAIT2, TCP_TIME_WAIT, TCPSTATE_OBS_TIMEWAIT_HOOK, 0, now, 0);
+		c->state = TCP_TIME_WAIT;
+		c->state_since_ns = now;
+	}
+	return 0;
+}
+
+SEC("tp_btf/timer_expire_entry")
+int BPF_PROG(handle_timer_expire, struct timer_list *timer)
+{
+	if (!is_timewait_timer(timer))
+		return 0;
+	const struct inet_timewait_sock *tw = timer_owner(timer);
+	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	timewait_timer_ended(cookie, BPF_CORE_READ(tw, tw_substate), timer->expires, bpf_ktime_get_ns(),
+			     bpf_jiffies64());
+	return 0;
+}
+
+/*
+ * A cancelled timewait timer is either the end (inet_twsk_deschedule_put) or
+ * the first half of a re-arm into another bucket (mod_timer: cancel, then
+ * start, with interrupts off in between). What the socket needs for its last
+ * record is read now, and the decision waits for this CPU's next timewait
+ * timer event (a start of the same timer = re-arm) or the loader's flush.
+ */
+SEC("tp_btf/timer_cancel")
+int BPF_PROG(handle_timer_cancel, struct timer_list *timer)
+{
+	if (!is_timewait_timer(timer))
+		return 0;
+	settle_cancel(NULL, 0);
+	__u32 zero = 0;
+	struct tcpstate_tw_cancel *p = bpf_map_lookup_elem(&tw_cancels, &zero);
+	if (!p)
+		return 0;
+	const struct inet_timewait_sock *tw = timer_owner(timer);
+	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	if (!bpf_map_lookup_elem(&conns, &cookie))
+		return 0;
+	p->cookie = cookie;
+	p->ktime_ns = bpf_ktime_get_ns();
+	p->jiffies = bpf_jiffies64();
+	p->expires = timer->expires;
+	p->substate = BPF_CORE_READ(tw, tw_substate);
+	p->timer = (__u64)timer;
+	return 0;
+}
+
+/*
+ * Run by the loader (BPF_PROG_TEST_RUN on the CPU, an IPI) on each CPU whose
+ * tw_cancels slot is set: a cancel no re-arm followed by now was an end.
+ * Never attached.
+ */
+SEC("raw_tp")
+int flush_timer_cancels(void *ctx)
+{
+	settle_cancel(NULL, 0);
+	return 0;
+}
+
+struct fin_poll {
+	__u64 now;
+	__u64 jiffies;
+};
+
+static long poll_fin_wait(struct bpf_map *map, __u64 *cookie, __u64 *address, struct fin_poll *poll)
+{
+	const struct inet_timewait_sock *tw = (const void *)*address;
+	__u64 cookie_now = 0;
+	bpf_probe_read_kernel(&cookie_now, sizeof(cookie_now), &tw->__tw_common.skc_cookie.counter);
+	struct conn *c = bpf_map_lookup_elem(&conns, cookie);
+	if (cookie_now != *cookie || !c) {
+		/* Gone without its end passing here (or no longer followed): forget it. */
+		bpf_map_delete_elem(map, cookie);
+		return 0;
+	}
+	__u8 substate = 0;
+	bpf_probe_read_kernel(&substate, sizeof(substate), &tw->tw_substate);
+	if (substate != TCP_TIME_WAIT || c->state != TCP_FIN_WAIT2)
+		return 0;
+	__u64 expires = 0;
+	bpf_probe_read_kernel(&expires, sizeof(expires), &tw->tw_timer.expires);
+	if (claim_fin(c, *cookie))
+		report_found_fin(c, *cookie, expires, poll->now, poll->jiffies);
+	return 0;
+}
+
+/*
+ * Run by the loader every maxLatencyMs (BPF_PROG_TEST_RUN), never attached:
+ * each timewait socket still in FIN_WAIT2, read where it lies (the slab of
+ * timewait sockets is SLAB_TYPESAFE_BY_RCU and the reads are probe reads; the
+ * cookie confirms it is still the same socket).
+ */
+SEC("raw_tp")
+int poll_fin_waits(void *ctx)
+{
+	struct fin_poll poll = { .now = bpf_ktime_get_ns(), .jiffies = bpf_jiffies64() };
+	kernel_jiffy_ns(poll.now, poll.jiffies);
+	bpf_for_each_map_elem(&fin_waits, poll_fin_wait, &poll, 0);
+	return 0;
+}
+
+/* ---------------------------------------------------------------- TIME_WAIT: the sweep (strategy 4) */
 
 struct sweep_ctx {
 	__u64 gen;

@@ -27,7 +27,7 @@ enum tcpstate_record_kind {
 enum tcpstate_observation {
 	TCPSTATE_OBS_TRACEPOINT = 1,    /* inet_sock_set_state, as the kernel gave it */
 	TCPSTATE_OBS_HANDOVER = 2,      /* full socket handed over to a timewait socket (tcp_time_wait) */
-	TCPSTATE_OBS_TIMEWAIT_HOOK = 3, /* exact hook on the timewait socket (fexit/kprobe) */
+	TCPSTATE_OBS_TIMEWAIT_HOOK = 3, /* hook on the timewait socket (fexit/kprobe/timer tracepoints) */
 	TCPSTATE_OBS_SWEEP = 4,         /* periodic iter/tcp sweep: time known within uncertainty_ns */
 	TCPSTATE_OBS_SNAPSHOT = 5,      /* listing of sockets now */
 };
@@ -93,8 +93,20 @@ struct tcpstate_config {
 	__u32 filter_endpoints;  /* 1: only connections touching a configured server endpoint */
 	__u32 filter_ports;      /* 1: only connections with a configured port at either end */
 	__u32 filter_netns;      /* 1: only sockets in a configured network namespace */
-	__u32 timewait_hooks;    /* 1: fexit/kprobe hooks follow TIME_WAIT; 0: the sweep does */
+	__u32 timewait_hooks;    /* 1: hooks (fexit, kprobe or timer tracepoints) follow TIME_WAIT; 0: the sweep does */
 	__u64 wakeup_bytes;      /* wake user space only when this much data waits in the ring */
+	__u64 tw_timer_handler;  /* timer strategy: address of tw_timer_handler (kallsyms), the timewait timer's function */
+};
+
+/* Timer strategy: a timewait timer cancelled on this CPU, not (yet) known to be re-armed. */
+struct tcpstate_tw_cancel {
+	__u64 timer;     /* address of the timer; 0 = none pending */
+	__u64 cookie;
+	__u64 ktime_ns;  /* when it was cancelled */
+	__u64 jiffies;   /* jiffies then */
+	__u64 expires;   /* the timer's expiry (jiffies) then */
+	__u8 substate;   /* the timewait socket's substate then */
+	__u8 pad[7];
 };
 
 /* Which sweep runs now (written by the loader before each iter/tcp read). */

@@ -58,12 +58,12 @@ describe('ListConnections rejects', () => {
 it('keeps serving after all of that', async () => {
   const s = await api.getStatus();
   expect(s.capturing).toBe(true);
-  // This kernel refuses fentry/fexit and has no kprobes: the agent says so and uses the sweep.
+  // This kernel refuses fentry/fexit and has no kprobes: the agent says so and follows the timewait timer.
   expect(s.strategies.map((x) => [x.concern, x.name, x.active])).toEqual([
     ['state', 'tp_btf/inet_sock_set_state', true],
     ['time_wait', 'fexit', false],
     ['time_wait', 'kprobe', false],
-    ['time_wait', 'sweep', true],
+    ['time_wait', 'timer', true],
   ]);
   expect(s.strategies[1].refusedReason).toMatch(/errno 1/);
 });

@@ -71,6 +71,8 @@ const MODE_SETUPS = {
   'agent+count': { agent: true, counter: 'netns', probe: true },
   // For telling costs apart (--modes); not in the default set.
   'agent+bpftrace': { agent: true, counter: 'netns', probe: false },
+  // The agent with the iter/tcp sweep instead of the strategy the kernel allows (the timer here).
+  'agent-sweep': { agent: true, counter: 'none', probe: false, args: ['--time-wait-strategy', 'sweep'] },
 } as const;
 type Mode = keyof typeof MODE_SETUPS;
 
@@ -151,7 +153,7 @@ async function measure(mode: Mode, round: Run['round'], rate?: number): Promise<
     let counter: KernelCounter | undefined;
     let subscriber: SubscriberProcess | undefined;
     if (setup.agent) {
-      agent = await startAgent(net.netns, { inspect: flags.profile !== undefined });
+      agent = await startAgent(net.netns, { inspect: flags.profile !== undefined, args: 'args' in setup ? [...setup.args] : [] });
       cleanups.push(() => agent!.stop());
     }
     if (setup.counter !== 'none') {

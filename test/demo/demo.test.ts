@@ -44,7 +44,7 @@ it('prints both sides of a client-closes-first and a server-closes-first connect
   const { code, stdout, stderr } = await run(nodeBin, [`${repoRoot}apps/demo/dist/main.js`, '--once', `--out=${outDir}`], { timeoutMs: 110_000 });
   expect(stderr, stdout).toBe('');
   expect(code, stdout).toBe(0);
-  expect(stdout).toContain('time_wait strategy sweep: active');
+  expect(stdout).toContain('time_wait strategy timer: active');
   expect(liveTransitions(stdout)).toEqual({
     'client-host:80': ['CLOSE -> SYN_SENT', 'SYN_SENT -> ESTABLISHED', 'ESTABLISHED -> FIN_WAIT1', 'FIN_WAIT1 -> FIN_WAIT2', 'FIN_WAIT2 -> TIME_WAIT'],
     'server-host:80': ['LISTEN -> SYN_RECV', 'SYN_RECV -> ESTABLISHED', 'ESTABLISHED -> CLOSE_WAIT', 'CLOSE_WAIT -> LAST_ACK', 'LAST_ACK -> CLOSE'],

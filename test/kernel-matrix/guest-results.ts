@@ -4,7 +4,7 @@
 /** One (strategy, case) as guest/runner.ts reports it. */
 export interface GuestResult {
   kernel: string;
-  strategy: 'auto' | 'kprobe' | 'sweep';
+  strategy: 'auto' | 'kprobe' | 'timer' | 'sweep';
   /** The TIME_WAIT strategy the capture actually ran (undefined when it did not open). */
   activeStrategy?: string;
   case: string;

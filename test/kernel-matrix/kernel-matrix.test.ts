@@ -1,6 +1,6 @@
 // The kernel matrix: boots each listed Debian kernel in QEMU (software
 // emulation), runs guest/runner.ts there against real loopback connections
-// with every TIME_WAIT strategy (auto = fexit, forced kprobe, forced sweep),
+// with every TIME_WAIT strategy (auto = fexit, forced kprobe, timer and sweep),
 // and asserts each (strategy, case) result line. The host's own kernel allows
 // neither fentry/fexit nor kprobes, so this is where the hook strategies are
 // proven. A missing QEMU or kernel package is a failure, never a skip.
@@ -16,7 +16,7 @@ import { formatTable, parseGuestOutput, type GuestResult } from './guest-results
 const BUILDER = fileURLToPath(new URL('./build-guest.sh', import.meta.url));
 const RESULTS_DIR = fileURLToPath(new URL('../../test-results/', import.meta.url));
 const BUILD_TIMEOUT_MS = 600_000;
-/** Boot, three strategies, and the 60 s TIME_WAIT timer, on a shared 2-core host. */
+/** Boot, four strategies, and the 60 s TIME_WAIT timer, on a shared 2-core host. */
 const GUEST_TIMEOUT_MS = 240_000;
 
 /**
@@ -37,13 +37,16 @@ const CASES = [
   ['auto', 'server-closes-first'],
   ['kprobe', 'client-closes-first'],
   ['kprobe', 'server-closes-first'],
+  ['timer', 'client-closes-first'],
+  ['timer', 'server-closes-first'],
   ['sweep', 'client-closes-first'],
   ['sweep', 'server-closes-first'],
   ['auto', 'client-closes-first, real 60 s timer'],
   ['kprobe', 'client-closes-first, real 60 s timer'],
+  ['timer', 'client-closes-first, real 60 s timer'],
   ['sweep', 'client-closes-first, real 60 s timer'],
 ] as const;
-const ACTIVE = { auto: 'fexit', kprobe: 'kprobe', sweep: 'sweep' } as const;
+const ACTIVE = { auto: 'fexit', kprobe: 'kprobe', timer: 'timer', sweep: 'sweep' } as const;
 
 interface Guest {
   release: string;

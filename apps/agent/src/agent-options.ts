@@ -11,7 +11,7 @@ export interface AgentOptions {
   port: number[];
   netns: number[];
   capture: boolean;
-  timeWaitStrategy: 'auto' | 'fexit' | 'kprobe' | 'sweep';
+  timeWaitStrategy: 'auto' | 'fexit' | 'kprobe' | 'timer' | 'sweep';
   sweepInterval: number;
   replayEvents: number;
   replayBytes: number;
@@ -22,7 +22,7 @@ export interface AgentOptions {
   tlsClientCa?: string;
 }
 
-const strategies = ['auto', 'fexit', 'kprobe', 'sweep'] as const;
+const strategies = ['auto', 'fexit', 'kprobe', 'timer', 'sweep'] as const;
 
 export const agentOptionSpecs: OptionSpec[] = [
   { name: 'grpc-listen', value: 'HOST:PORT', description: 'Serve the gRPC protocol (HTTP/2) here', parse: parseListen, default: { host: '0.0.0.0', port: 4270 } },
@@ -38,7 +38,7 @@ export const agentOptionSpecs: OptionSpec[] = [
   { name: 'netns', value: 'INODE', repeatable: true, description: 'Capture only sockets of this network namespace (inode, as in /proc/PID/ns/net)', parse: (t) => parseInteger(t, 1, 2 ** 32 - 1) },
   { name: 'capture', description: 'Load the eBPF programs (--no-capture serves the API without kernel capture)', default: true },
   {
-    name: 'time-wait-strategy', value: 'auto|fexit|kprobe|sweep', default: 'auto',
+    name: 'time-wait-strategy', value: 'auto|fexit|kprobe|timer|sweep', default: 'auto',
     description: 'How to follow TIME_WAIT: auto picks the best the kernel allows',
     parse: (t) => {
       if (!(strategies as readonly string[]).includes(t)) throw new Error(`"${t}" is not one of ${strategies.join(', ')}`);

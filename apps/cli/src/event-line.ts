@@ -63,7 +63,8 @@ export function sideName(side: Side): string {
 /**
  * TIME  HOST  SIDE  LOCAL > REMOTE  OLD -> NEW  TIME-IN-OLD  COMM[PID]  cookie N
  * e.g. "04:38:49.123456  web1  client  10.0.0.2:41000 > 10.0.0.1:80  SYN_SENT -> ESTABLISHED  62µs  curl[311]  cookie 4097".
- * A sweep's observation is marked "≤" (it happened at most time_uncertainty earlier).
+ * A sweep's observation says so, with how late it may be; so does a step whose time was read from the
+ * timewait socket's timer (the timer strategy's FIN_WAIT2 -> TIME_WAIT without a tracepoint).
  */
 export function formatEvent(e: StateChange, palette: Palette = noColor): string {
   const endpoints = `${formatEndpoint(e.localAddress, e.localPort)} > ${formatEndpoint(e.remoteAddress, e.remotePort)}`;
@@ -74,6 +75,7 @@ export function formatEvent(e: StateChange, palette: Palette = noColor): string 
     const u = durationNs(e.timeUncertainty);
     notes.push(`seen by a sweep${u !== undefined ? `, within ${formatDuration(u)}` : ''}`);
   } else if (e.observedBy === Observation.SNAPSHOT) notes.push('found at agent start');
+  else if (e.timeUncertainty) notes.push(`time from the timewait timer, within ${formatDuration(durationNs(e.timeUncertainty)!)}`);
   return [
     palette.dim(formatClock(e.time)),
     e.agentId,

@@ -130,7 +130,7 @@ async function main(args: string[]): Promise<void> {
     if (once) return;
 
     say(`the timeline page: http://127.0.0.1:4281/ (or this machine's address, port 4281); its live mode follows new connections.
-demo: TIME_WAIT's end will appear above when the sweep sees it, about 60 s after it began.
+demo: TIME_WAIT's end will appear above when it ends, about 60 s after it began.
 demo: meanwhile, from another shell:
   npx tcpstate timeline --collector 127.0.0.1:4280 --since 10m
   npx tcpstate status --agent ${server.ipv4}:${AGENT_PORT}

@@ -15,6 +15,7 @@ Napi::Value ProbeStrategy(const Napi::CallbackInfo& info) {
   std::string name = info[0].As<Napi::String>();
   if (name == "fexit") return Napi::String::New(env, tcpstate::ProbeTracingHooks());
   if (name == "kprobe") return Napi::String::New(env, tcpstate::ProbeKprobeHooks());
+  if (name == "timer") return Napi::String::New(env, tcpstate::ProbeTimerHooks());
   if (name == "sweep") return Napi::String::New(env, "");
   tcpstate::ThrowCoded(env, "INVALID_ARGUMENT", "unknown strategy " + name);
 }

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "libbpf_log.h"
+#include "strategy_probe.h"
 #include "tcpstate.h"
 
 namespace tcpstate {
@@ -28,6 +29,12 @@ bool StartsWith(const char* s, const char* prefix) { return s && strncmp(s, pref
 
 bool IsTracingHook(const char* section) { return StartsWith(section, "fexit/") || StartsWith(section, "fentry/"); }
 bool IsKprobeHook(const char* section) { return StartsWith(section, "kprobe/") || StartsWith(section, "kretprobe/"); }
+bool IsTimerHook(const char* section) {
+  return StartsWith(section, "tp_btf/timer_") || strcmp(section, "raw_tp") == 0;
+}
+// Run by the loader (BPF_PROG_TEST_RUN), never attached.
+constexpr const char* kFlushProgram = "flush_timer_cancels";
+constexpr const char* kPollProgram = "poll_fin_waits";
 
 uint32_t RequireUint(Napi::Env env, const Napi::Value& v, const char* name, double min, double max) {
   if (!v.IsNumber()) ThrowCoded(env, "INVALID_ARGUMENT", std::string(name) + " must be a number");
@@ -128,8 +135,8 @@ NativeCapture::NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   if (!info[1].IsString()) ThrowCoded(env, "INVALID_ARGUMENT", "strategy must be a string");
   std::string object_path = info[0].As<Napi::String>();
   std::string strategy = info[1].As<Napi::String>();
-  if (strategy != "fexit" && strategy != "kprobe" && strategy != "sweep")
-    ThrowCoded(env, "INVALID_ARGUMENT", "strategy must be fexit, kprobe or sweep");
+  if (strategy != "fexit" && strategy != "kprobe" && strategy != "timer" && strategy != "sweep")
+    ThrowCoded(env, "INVALID_ARGUMENT", "strategy must be fexit, kprobe, timer or sweep");
   endpoints_ = RequireTypedArray<uint8_t>(env, info[2], napi_uint8_array, "endpoints");
   if (endpoints_.size() % sizeof(tcpstate_endpoint) != 0 ||
       endpoints_.size() / sizeof(tcpstate_endpoint) > kMaxFilterEntries)
@@ -156,6 +163,7 @@ NativeCapture::NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     throw;
   }
   open_ = true;
+  FlushTimerCancels();  // timer strategy: the first reading of the kernel's jiffy clock
   self_ = Napi::Persistent(info.This().As<Napi::Object>());
   cleanup_hook_ = napi_add_env_cleanup_hook(env, OnEnvCleanup, this) == napi_ok;
 }
@@ -186,6 +194,7 @@ void NativeCapture::Open(Napi::Env env, const std::string& object_path, const st
     const char* section = bpf_program__section_name(prog);
     if (IsTracingHook(section)) bpf_program__set_autoload(prog, strategy == "fexit");
     if (IsKprobeHook(section)) bpf_program__set_autoload(prog, strategy == "kprobe");
+    if (IsTimerHook(section)) bpf_program__set_autoload(prog, strategy == "timer");
   }
 
   tcpstate_config settings = {};
@@ -194,6 +203,11 @@ void NativeCapture::Open(Napi::Env env, const std::string& object_path, const st
   settings.filter_netns = netns_.empty() ? 0 : 1;
   settings.timewait_hooks = strategy == "sweep" ? 0 : 1;
   settings.wakeup_bytes = wakeup_bytes_;
+  if (strategy == "timer") {
+    settings.tw_timer_handler = TimewaitTimerHandlerAddress();
+    if (!settings.tw_timer_handler)
+      ThrowCoded(env, "LOAD_FAILED", "The timer strategy needs tw_timer_handler's address, and /proc/kallsyms does not give it");
+  }
   std::string why;
   int err = WriteSettings(object_, settings, &why);
   if (err) ThrowCoded(env, "OBJECT_INVALID", "The eBPF object file " + object_path + " does not fit this loader: " + why);
@@ -224,6 +238,14 @@ void NativeCapture::Open(Napi::Env env, const std::string& object_path, const st
       else snapshot_link_ = link;
       continue;
     }
+    if (strcmp(bpf_program__name(prog), kFlushProgram) == 0) {
+      flush_prog_fd_ = bpf_program__fd(prog);
+      continue;
+    }
+    if (strcmp(bpf_program__name(prog), kPollProgram) == 0) {
+      poll_prog_fd_ = bpf_program__fd(prog);
+      continue;
+    }
     bpf_link* link = bpf_program__attach(prog);
     if (!link) {
       int e = errno;
@@ -236,6 +258,7 @@ void NativeCapture::Open(Napi::Env env, const std::string& object_path, const st
 
   drops_fd_ = bpf_map__fd(FindMap(object_, "drops"));
   sweep_state_fd_ = bpf_map__fd(FindMap(object_, "sweep_state"));
+  if (strategy == "timer") tw_cancels_fd_ = bpf_map__fd(FindMap(object_, "tw_cancels"));
   ring_ = ring_buffer__new(bpf_map__fd(events), OnRecord, this, nullptr);
   if (!ring_) {
     int e = errno;
@@ -371,7 +394,33 @@ void NativeCapture::OnReadable(uv_poll_t* handle, int status, int) {
   static_cast<NativeCapture*>(handle->data)->Drain();
 }
 
-void NativeCapture::OnLatencyTimer(uv_timer_t* handle) { static_cast<NativeCapture*>(handle->data)->Drain(); }
+void NativeCapture::OnLatencyTimer(uv_timer_t* handle) {
+  auto* self = static_cast<NativeCapture*>(handle->data);
+  self->FlushTimerCancels();
+  self->Drain();
+}
+
+// Timer strategy, every maxLatencyMs: (1) the timewait sockets in substate
+// FIN_WAIT2 are read where they lie, for a FIN that re-armed their timer
+// without a trace (poll_fin_waits); (2) a timewait timer cancelled on a CPU
+// with no re-arm after it is the end of that TIME_WAIT: the BPF side decides
+// at that CPU's next timewait timer event, and this settles the ones still
+// waiting (at most one per CPU), running the flush program on each such CPU.
+void NativeCapture::FlushTimerCancels() {
+  if (!open_ || tw_cancels_fd_ < 0 || flush_prog_fd_ < 0 || poll_prog_fd_ < 0) return;
+  LIBBPF_OPTS(bpf_test_run_opts, poll);
+  bpf_prog_test_run_opts(poll_prog_fd_, &poll);
+  int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return;
+  std::vector<tcpstate_tw_cancel> slots(static_cast<size_t>(cpus));
+  uint32_t zero = 0;
+  if (bpf_map_lookup_elem(tw_cancels_fd_, &zero, slots.data())) return;
+  for (int cpu = 0; cpu < cpus; cpu++) {
+    if (!slots[static_cast<size_t>(cpu)].timer) continue;
+    LIBBPF_OPTS(bpf_test_run_opts, run, .flags = BPF_F_TEST_RUN_ON_CPU, .cpu = static_cast<__u32>(cpu));
+    bpf_prog_test_run_opts(flush_prog_fd_, &run);  // a CPU gone offline has nothing left to settle
+  }
+}
 
 void NativeCapture::OnSweepTimer(uv_timer_t* handle) {
   auto* self = static_cast<NativeCapture*>(handle->data);
@@ -451,6 +500,7 @@ Napi::Value NativeCapture::Sweep(const Napi::CallbackInfo& info) {
 
 // Delivers whatever waits in the ring buffer now.
 Napi::Value NativeCapture::Flush(const Napi::CallbackInfo& info) {
+  FlushTimerCancels();
   Drain();
   return info.Env().Undefined();
 }
@@ -491,6 +541,9 @@ void NativeCapture::Release() {
   snapshot_link_ = nullptr;
   if (object_) bpf_object__close(object_);
   object_ = nullptr;
+  tw_cancels_fd_ = -1;
+  flush_prog_fd_ = -1;
+  poll_prog_fd_ = -1;
   open_ = false;
   if (cleanup_hook_) {
     napi_remove_env_cleanup_hook(env_, OnEnvCleanup, this);

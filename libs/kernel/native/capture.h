@@ -38,6 +38,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   void RunSweep();
   void SweepNetns(uint32_t netns);
   void CountTimewait(const uint8_t* record, size_t size);
+  void FlushTimerCancels();
   // Reads the ring buffer out and calls onBatch once per batch.
   void Drain();
   void DeliverBatch();
@@ -59,6 +60,9 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   ring_buffer* ring_ = nullptr;
   int drops_fd_ = -1;
   int sweep_state_fd_ = -1;
+  int tw_cancels_fd_ = -1;     // timer strategy only
+  int flush_prog_fd_ = -1;     // timer strategy only
+  int poll_prog_fd_ = -1;      // timer strategy only
   uint64_t sweep_generation_ = 0;
   // Handed-over connections not yet seen to end, per network namespace: the
   // namespaces a sweep must visit. Kept from the records as they pass.

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -85,6 +86,28 @@ std::string ProbeTracingHooks() {
     std::string reason = ProbeTracing(hook);
     if (!reason.empty()) return reason;
   }
+  return "";
+}
+
+uint64_t TimewaitTimerHandlerAddress() {
+  std::ifstream kallsyms("/proc/kallsyms");
+  std::string line;
+  while (std::getline(kallsyms, line)) {
+    // "ffffffff820660f0 t tw_timer_handler" (a static function: no module suffix in vmlinux)
+    size_t name = line.rfind(' ');
+    if (name == std::string::npos || line.compare(name + 1, std::string::npos, "tw_timer_handler") != 0) continue;
+    return std::strtoull(line.c_str(), nullptr, 16);
+  }
+  return 0;
+}
+
+std::string ProbeTimerHooks() {
+  for (const char* tp : {"timer_start", "timer_expire_entry", "timer_cancel"}) {
+    int id = libbpf_find_vmlinux_btf_id(tp, BPF_TRACE_RAW_TP);
+    if (id < 0) return std::string("tp_btf/") + tp + ": tracepoint not in kernel BTF: " + ErrnoText(-id);
+  }
+  if (!TimewaitTimerHandlerAddress())
+    return "tw_timer_handler: no address in /proc/kallsyms (not listed, or hidden by kernel.kptr_restrict)";
   return "";
 }
 

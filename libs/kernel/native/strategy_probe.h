@@ -3,6 +3,7 @@
 // checks run before the real object is loaded, so the losers can be turned
 // off with bpf_program__set_autoload(false).
 #pragma once
+#include <cstdint>
 #include <string>
 
 namespace tcpstate {
@@ -13,5 +14,13 @@ std::string ProbeTracingHooks();
 
 // "" when kprobes can be attached to those functions; otherwise why not.
 std::string ProbeKprobeHooks();
+
+// "" when the timer strategy can run: the timer tracepoints are in kernel BTF
+// and kallsyms gives tw_timer_handler's address; otherwise why not.
+std::string ProbeTimerHooks();
+
+// The address of tw_timer_handler (the timewait socket's timer function) from
+// /proc/kallsyms; 0 when it is not listed or hidden (kptr_restrict).
+uint64_t TimewaitTimerHandlerAddress();
 
 }  // namespace tcpstate

@@ -4,7 +4,7 @@ import { KernelCaptureError, type KernelCaptureErrorCode } from './kernel-captur
 import { DEFAULT_OBJECT_PATH, loadAddon, type NativeAddon, type NativeCapture } from './native.js';
 import { checkEnvironment } from './preflight.js';
 import { decodeRecords, RECORD_SIZE, RecordFlag, RecordKind, type RawRecord } from './record.js';
-import { climbDownLadder, type StrategyReport, type TimeWaitStrategy } from './strategy-ladder.js';
+import { climbDownLadder, TIME_WAIT_LADDER, type StrategyReport, type TimeWaitStrategy } from './strategy-ladder.js';
 
 /** What to capture and how. Every field is optional: the default is every TCP socket of the host. */
 export interface CaptureOptions {
@@ -50,7 +50,7 @@ export interface KernelEvent {
   netns: number;
   /** = proto Observation: TRACEPOINT=1, HANDOVER=2, TIMEWAIT_HOOK=3, SWEEP=4. */
   observedBy: number;
-  /** SWEEP: the transition happened at most this long before monotonicNs. */
+  /** The transition happened at most this long before monotonicNs: sweeps, and a timer-strategy step found late. */
   uncertaintyNs?: bigint;
   /** X -> CLOSE of an aborted connection (reset or socket error). */
   abort: boolean;
@@ -120,7 +120,8 @@ function toEvent(r: RawRecord): KernelEvent {
     cgroupId: r.cgroupId,
     netns: r.netns,
     observedBy: r.observedBy,
-    uncertaintyNs: r.observedBy === OBS_SWEEP ? r.uncertaintyNs : undefined,
+    // A sweep's observation always says how late it may be; another only when its time is not exact.
+    uncertaintyNs: r.observedBy === OBS_SWEEP || r.uncertaintyNs > 0n ? r.uncertaintyNs : undefined,
     abort: (r.flags & RecordFlag.ABORT) !== 0,
   };
 }
@@ -191,8 +192,8 @@ export function normalizeOptions(options: CaptureOptions): NativeOptions {
   const ringBytes = integerIn('ringBufferBytes', options.ringBufferBytes, DEFAULT_RING_BYTES, 4096, 1 << 30);
   if (ringBytes & (ringBytes - 1)) throw badOption(`Option ringBufferBytes must be a power of two, not ${ringBytes}.`);
   const requested = options.timeWaitStrategy ?? 'auto';
-  if (!['auto', 'fexit', 'kprobe', 'sweep'].includes(requested))
-    throw badOption(`Option timeWaitStrategy must be auto, fexit, kprobe or sweep, not ${String(requested)}.`);
+  if (!['auto', ...TIME_WAIT_LADDER].includes(requested))
+    throw badOption(`Option timeWaitStrategy must be auto, ${TIME_WAIT_LADDER.join(', ')}, not ${String(requested)}.`);
   return {
     objectPath: options.objectPath ?? DEFAULT_OBJECT_PATH,
     endpoints: packEndpoints(endpoints),

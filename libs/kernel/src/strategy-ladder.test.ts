@@ -9,6 +9,7 @@ import { fakeAddon } from './test-support/fake-addon.js';
 
 const EPERM = 'fexit/inet_twsk_alloc: load refused: Operation not permitted (errno 1)';
 const NO_KPROBES = 'kprobe/inet_twsk_alloc: no kprobe PMU';
+const NO_TIMER = 'tw_timer_handler: no address in /proc/kallsyms (not listed, or hidden by kernel.kptr_restrict)';
 
 /** A fake addon that refuses the strategies in `loadError` at load time and records the ones it opened. */
 function ladderAddon(probe: Record<string, string>, loadError: Partial<Record<TimeWaitStrategy, { code: string; message: string; details?: string }>> = {}) {
@@ -33,6 +34,7 @@ describe('climbDownLadder', () => {
     expect(result.reports).toEqual([
       { concern: 'time_wait', name: 'fexit', active: false, refusedReason: 'no fexit' },
       { concern: 'time_wait', name: 'kprobe', active: false, refusedReason: 'no kprobe' },
+      { concern: 'time_wait', name: 'timer', active: false, refusedReason: 'no timer' },
       { concern: 'time_wait', name: 'sweep', active: true },
     ]);
   });
@@ -53,15 +55,27 @@ describe('climbDownLadder', () => {
 });
 
 describe('KernelCapture.open strategy choice', () => {
-  it('falls from fexit (probe refused) and kprobe (probe refused) to the sweep', () => {
+  it('falls from fexit (probe refused) and kprobe (probe refused) to the timer', () => {
     const { addon, opened } = ladderAddon({ fexit: EPERM, kprobe: NO_KPROBES });
     const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
-    expect(opened).toEqual(['sweep']);
-    expect(capture.timeWaitStrategy).toBe('sweep');
+    expect(opened).toEqual(['timer']);
+    expect(capture.timeWaitStrategy).toBe('timer');
     expect(capture.strategies).toEqual([
       { concern: 'state', name: 'tp_btf/inet_sock_set_state', active: true },
       { concern: 'time_wait', name: 'fexit', active: false, refusedReason: EPERM },
       { concern: 'time_wait', name: 'kprobe', active: false, refusedReason: NO_KPROBES },
+      { concern: 'time_wait', name: 'timer', active: true },
+    ]);
+  });
+
+  it('falls to the sweep when the timer strategy is refused too', () => {
+    const { addon, opened } = ladderAddon({ fexit: EPERM, kprobe: NO_KPROBES, timer: NO_TIMER });
+    const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
+    expect(opened).toEqual(['sweep']);
+    expect(capture.strategies.slice(1)).toEqual([
+      { concern: 'time_wait', name: 'fexit', active: false, refusedReason: EPERM },
+      { concern: 'time_wait', name: 'kprobe', active: false, refusedReason: NO_KPROBES },
+      { concern: 'time_wait', name: 'timer', active: false, refusedReason: NO_TIMER },
       { concern: 'time_wait', name: 'sweep', active: true },
     ]);
   });
@@ -72,7 +86,7 @@ describe('KernelCapture.open strategy choice', () => {
       { kprobe: { code: 'LOAD_FAILED', message: 'The kernel refused to load the eBPF programs: Invalid argument (errno 22)' } },
     );
     const capture = KernelCapture.open({}, () => {}, { addon, preflight: noPreflight });
-    expect(opened).toEqual(['sweep']);
+    expect(opened).toEqual(['timer']);
     expect(capture.strategies[2]).toEqual({
       concern: 'time_wait',
       name: 'kprobe',
@@ -90,7 +104,7 @@ describe('KernelCapture.open strategy choice', () => {
 
   it('does not hide a failure of the last rung', () => {
     const { addon } = ladderAddon(
-      { fexit: EPERM, kprobe: NO_KPROBES },
+      { fexit: EPERM, kprobe: NO_KPROBES, timer: NO_TIMER },
       { sweep: { code: 'PERMISSION', message: 'The kernel refused to load the eBPF programs: Operation not permitted (errno 1)' } },
     );
     expect(() => KernelCapture.open({}, () => {}, { addon, preflight: noPreflight })).toThrow(
@@ -100,7 +114,7 @@ describe('KernelCapture.open strategy choice', () => {
 
   it('names a verifier rejection as such, with the verifier\'s reason, not as missing privileges', () => {
     const { addon } = ladderAddon(
-      { fexit: EPERM, kprobe: NO_KPROBES },
+      { fexit: EPERM, kprobe: NO_KPROBES, timer: NO_TIMER },
       {
         sweep: {
           code: 'PERMISSION',

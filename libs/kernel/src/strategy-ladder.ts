@@ -3,15 +3,21 @@
  * turn from the requested one down; a refused rung records why (the errno
  * text) and the next is tried. The sweep is the last rung and always exists.
  */
-export type TimeWaitStrategy = 'fexit' | 'kprobe' | 'sweep';
+export type TimeWaitStrategy = 'fexit' | 'kprobe' | 'timer' | 'sweep';
 
-/** Best first. */
-export const TIME_WAIT_LADDER: readonly TimeWaitStrategy[] = ['fexit', 'kprobe', 'sweep'];
+/**
+ * Best first. The hooks see every step exactly; the timer strategy too, but
+ * for a FIN_WAIT2 -> TIME_WAIT step that re-armed the timer silently (found
+ * at the end, its time within two jiffies); the sweep sees exits up to one
+ * interval late and costs kernel time per socket per interval.
+ */
+export const TIME_WAIT_LADDER: readonly TimeWaitStrategy[] = ['fexit', 'kprobe', 'timer', 'sweep'];
 
 /** The programs behind each strategy, for status reports. */
 export const TIME_WAIT_STRATEGY_PROGRAMS: Record<TimeWaitStrategy, string> = {
   fexit: 'fexit/inet_twsk_alloc + fentry/inet_twsk_put + fexit/tcp_timewait_state_process',
   kprobe: 'kprobe/inet_twsk_alloc + kprobe/inet_twsk_put + kprobe/tcp_timewait_state_process',
+  timer: 'tp_btf/timer_start + tp_btf/timer_expire_entry + tp_btf/timer_cancel on the timewait socket\'s timer',
   sweep: 'hand-over at tcp_time_wait + iter/tcp sweep',
 };
 

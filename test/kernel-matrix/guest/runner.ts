@@ -38,8 +38,8 @@ const TIMEWAIT_TIMER_SLACK_NS = 5_000_000_000n;
 /** 6.1 reuses a TIME_WAIT 4-tuple only once its last timestamp is older, in whole seconds, than now. */
 const TW_REUSE_WAIT_MS = 2100;
 
-type Strategy = 'auto' | 'kprobe' | 'sweep';
-const EXPECTED_ACTIVE: Record<Strategy, string> = { auto: 'fexit', kprobe: 'kprobe', sweep: 'sweep' };
+type Strategy = 'auto' | 'kprobe' | 'timer' | 'sweep';
+const EXPECTED_ACTIVE: Record<Strategy, string> = { auto: 'fexit', kprobe: 'kprobe', timer: 'timer', sweep: 'sweep' };
 
 /** "OLD->NEW", plus how it was seen when not by the tracepoint. */
 function step(e: KernelEvent): string {
@@ -441,7 +441,7 @@ async function realTimer(strategy: Strategy, index: number): Promise<boolean> {
   return passed;
 }
 
-const STRATEGIES: readonly Strategy[] = ['auto', 'kprobe', 'sweep'];
+const STRATEGIES: readonly Strategy[] = ['auto', 'kprobe', 'timer', 'sweep'];
 
 async function main(): Promise<void> {
   // Everything, even a hung wait, ends well before the host's limit.

@@ -128,7 +128,7 @@ export class KernelRecordBatch implements EventBatch {
       cgroupId: view.getBigUint64(o + L.cgroupId, true),
       netns: view.getUint32(o + L.netns, true),
       observedBy,
-      timeUncertainty: observedBy === OBS_SWEEP ? durationFromNs(view.getBigUint64(o + L.uncertaintyNs, true)) : undefined,
+      timeUncertainty: uncertaintyOf(observedBy, view.getBigUint64(o + L.uncertaintyNs, true)),
     };
   }
 
@@ -157,4 +157,9 @@ function timestampFromNs(ns: bigint): Timestamp {
 
 function durationFromNs(ns: bigint): Duration {
   return { $typeName: 'google.protobuf.Duration', seconds: ns / NS_PER_S, nanos: Number(ns % NS_PER_S) };
+}
+
+/** A sweep's observation always carries how late it may be; another only when its time is not exact (0 = exact). */
+function uncertaintyOf(observedBy: number, ns: bigint) {
+  return observedBy === OBS_SWEEP || ns > 0n ? durationFromNs(ns) : undefined;
 }
