@@ -103,7 +103,7 @@ describe('collector with SQLite and three namespace hosts', () => {
       expect([c.localAddress, c.remoteAddress, c.netns]).toEqual([from.ipv4, to.ipv4, from.inode]);
       expect([s.localAddress, s.remoteAddress, s.netns]).toEqual([to.ipv4, from.ipv4, to.inode]);
       expect(c.comm).toBe('curl');
-      expect(c.open).toBe(true); // in TIME_WAIT until the sweep sees it go
+      expect(c.open).toBe(true); // in TIME_WAIT until its timer ends it (60 s)
       expect([
         ['SYN_SENT', 'ESTABLISHED', 'FIN_WAIT1', 'FIN_WAIT2', 'TIME_WAIT'],
         ['SYN_SENT', 'ESTABLISHED', 'FIN_WAIT1', 'FIN_WAIT2', 'FIN_WAIT2', 'TIME_WAIT'],

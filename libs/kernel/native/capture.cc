@@ -17,7 +17,8 @@ namespace tcpstate {
 namespace {
 
 // A batch holds at most this many records (about 2 MB); a fuller ring is
-// delivered as several batches in the same loop turn.
+// delivered as several batches in the same loop turn. The records array the
+// caller hands over must hold at least twice as many.
 constexpr size_t kMaxBatchRecords = 16384;
 // OnRecord's "batch full" signal; libbpf has consumed the record by then.
 constexpr int kBatchFull = -E2BIG;
@@ -127,10 +128,11 @@ Napi::Function NativeCapture::Define(Napi::Env env) {
 }
 
 // new NativeCapture(objectPath, strategy, endpoints: Uint8Array, ports: Uint16Array,
-//                   netns: Uint32Array, ringBytes, wakeupBytes, maxLatencyMs, sweepIntervalMs, onBatch)
+//                   netns: Uint32Array, ringBytes, wakeupBytes, maxLatencyMs, sweepIntervalMs,
+//                   records: ArrayBuffer, onBatch(first, count))
 NativeCapture::NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<NativeCapture>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
-  if (info.Length() != 10) ThrowCoded(env, "INVALID_ARGUMENT", "NativeCapture expects 10 arguments");
+  if (info.Length() != 11) ThrowCoded(env, "INVALID_ARGUMENT", "NativeCapture expects 11 arguments");
   if (!info[0].IsString()) ThrowCoded(env, "INVALID_ARGUMENT", "objectPath must be a string");
   if (!info[1].IsString()) ThrowCoded(env, "INVALID_ARGUMENT", "strategy must be a string");
   std::string object_path = info[0].As<Napi::String>();
@@ -151,9 +153,17 @@ NativeCapture::NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
   wakeup_bytes_ = RequireUint(env, info[6], "wakeupBytes", 0, ring_bytes_);
   max_latency_ms_ = RequireUint(env, info[7], "maxLatencyMs", 1, 60000);
   sweep_interval_ms_ = RequireUint(env, info[8], "sweepIntervalMs", 0, 3600000);
-  if (!info[9].IsFunction()) ThrowCoded(env, "INVALID_ARGUMENT", "onBatch must be a function");
-  on_batch_ = Napi::Persistent(info[9].As<Napi::Function>());
-  batch_.reserve(kMaxBatchRecords * sizeof(tcpstate_record));
+  if (!info[9].IsArrayBuffer()) ThrowCoded(env, "INVALID_ARGUMENT", "records must be an ArrayBuffer");
+  Napi::ArrayBuffer records = info[9].As<Napi::ArrayBuffer>();
+  if (records.ByteLength() % sizeof(tcpstate_record) != 0 ||
+      records.ByteLength() / sizeof(tcpstate_record) < 2 * kMaxBatchRecords)
+    ThrowCoded(env, "INVALID_ARGUMENT", "records must hold a whole number of records, at least " +
+                                            std::to_string(2 * kMaxBatchRecords));
+  records_ref_ = Napi::Persistent(records);
+  records_ = static_cast<uint8_t*>(records.Data());
+  records_capacity_ = records.ByteLength() / sizeof(tcpstate_record);
+  if (!info[10].IsFunction()) ThrowCoded(env, "INVALID_ARGUMENT", "onBatch must be a function");
+  on_batch_ = Napi::Persistent(info[10].As<Napi::Function>());
 
   try {
     Open(env, object_path, strategy);
@@ -312,21 +322,27 @@ void NativeCapture::StartLoop(Napi::Env env) {
   }
 }
 
+// Copies one transition record from the kernel's ring into the caller's
+// records array, where it stays until overwritten a lap later: the one copy.
 int NativeCapture::OnRecord(void* ctx, void* data, size_t size) {
   auto* self = static_cast<NativeCapture*>(ctx);
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
-  self->CountTimewait(bytes, size);
-  self->batch_.insert(self->batch_.end(), bytes, bytes + size);
-  return self->batch_.size() >= kMaxBatchRecords * sizeof(tcpstate_record) ? kBatchFull : 0;
+  if (size != sizeof(tcpstate_record) || bytes[0] != TCPSTATE_KIND_TRANSITION) return 0;
+  if (self->sweep_interval_ms_ > 0) self->CountTimewait(bytes, size);  // only the sweep needs the namespaces
+  size_t at = self->batch_first_ + self->batch_count_;
+  memcpy(self->records_ + at * sizeof(tcpstate_record), bytes, size);
+  self->batch_count_++;
+  // A batch ends at the array's end (the next starts at 0) or at its size limit.
+  return self->batch_count_ >= kMaxBatchRecords || at + 1 == self->records_capacity_ ? kBatchFull : 0;
 }
 
 void NativeCapture::Drain() {
   if (!open_ || draining_ || !ring_) return;
   draining_ = true;
   for (;;) {
-    batch_.clear();
+    batch_count_ = 0;
     int n = ring_buffer__consume(ring_);
-    if (!batch_.empty()) DeliverBatch();
+    if (batch_count_ > 0) DeliverBatch();
     if (!open_ || n != kBatchFull) break;
   }
   draining_ = false;
@@ -334,11 +350,13 @@ void NativeCapture::Drain() {
 
 void NativeCapture::DeliverBatch() {
   Napi::HandleScope scope(env_);
-  Napi::ArrayBuffer buffer = Napi::ArrayBuffer::New(env_, batch_.size());
-  memcpy(buffer.Data(), batch_.data(), batch_.size());
-  batch_.clear();
+  size_t first = batch_first_;
+  size_t count = batch_count_;
+  batch_first_ = (first + count) % records_capacity_;
+  batch_count_ = 0;
   try {
-    on_batch_.MakeCallback(env_.Global(), {buffer});
+    on_batch_.MakeCallback(env_.Global(), {Napi::Number::New(env_, static_cast<double>(first)),
+                                           Napi::Number::New(env_, static_cast<double>(count))});
   } catch (const Napi::Error& e) {
     // A throwing handler is the process's uncaught exception, as for any event emitter.
     napi_fatal_exception(env_, e.Value());
@@ -550,6 +568,8 @@ void NativeCapture::Release() {
     cleanup_hook_ = false;
   }
   if (!self_.IsEmpty()) self_.Reset();
+  if (!records_ref_.IsEmpty()) records_ref_.Reset();
+  records_ = nullptr;
 }
 
 }  // namespace tcpstate

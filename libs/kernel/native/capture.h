@@ -1,7 +1,9 @@
 // NativeCapture: opens, configures, loads and attaches bpf/tcpstate.bpf.o and
-// hands its ring buffer's records to JS in batches, one ArrayBuffer per batch,
-// from the ring buffer's epoll fd on the libuv loop (no thread, no per-event
-// call). The TypeScript layer (src/kernel-capture.ts) validates options and
+// hands its ring buffer's records to JS in batches, from the ring buffer's
+// epoll fd on the libuv loop (no thread, no per-event call). The records are
+// copied once, into an ArrayBuffer the caller owns and this fills in laps
+// (batch = first record, count): no allocation per batch, nothing for V8's
+// collector to trace. The TypeScript layer (src/kernel-capture.ts) validates options and
 // decodes; this layer validates again so a bad call can never crash.
 #pragma once
 
@@ -74,7 +76,11 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   bool open_ = false;
   bool draining_ = false;
   bool cleanup_hook_ = false;
-  std::vector<uint8_t> batch_;
+  Napi::Reference<Napi::ArrayBuffer> records_ref_;  // the caller's records array, kept alive
+  uint8_t* records_ = nullptr;
+  size_t records_capacity_ = 0;  // in records
+  size_t batch_first_ = 0;       // where the batch being filled starts
+  size_t batch_count_ = 0;
 
   // Options, as validated positional arguments.
   std::vector<uint8_t> endpoints_;  // packed struct tcpstate_endpoint

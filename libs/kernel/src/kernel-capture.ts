@@ -3,7 +3,7 @@ import { packEndpoints, parseServerEndpoint } from './endpoint.js';
 import { KernelCaptureError, type KernelCaptureErrorCode } from './kernel-capture-error.js';
 import { DEFAULT_OBJECT_PATH, loadAddon, type NativeAddon, type NativeCapture } from './native.js';
 import { checkEnvironment } from './preflight.js';
-import { decodeRecords, RECORD_SIZE, RecordFlag, RecordKind, type RawRecord } from './record.js';
+import { decodeRecord, decodeRecords, RECORD_SIZE, RecordFlag, RecordKind, type RawRecord } from './record.js';
 import { climbDownLadder, TIME_WAIT_LADDER, type StrategyReport, type TimeWaitStrategy } from './strategy-ladder.js';
 
 /** What to capture and how. Every field is optional: the default is every TCP socket of the host. */
@@ -24,6 +24,11 @@ export interface CaptureOptions {
   timeWaitStrategy?: 'auto' | TimeWaitStrategy;
   /** The compiled BPF object (default: the one built beside this library). */
   objectPath?: string;
+  /**
+   * openRecords: how many of the newest records the consumer keeps referring to
+   * (its replay window, default 0): records stay valid until this many newer ones came.
+   */
+  keepRecords?: number;
 }
 
 /** One transition, decoded, in the connection's logical-life form. */
@@ -86,7 +91,11 @@ export interface CaptureInternals {
  * decodes them itself (RECORD_LAYOUT, RECORD_SIZE): no object per record.
  */
 export interface RecordBatch {
-  /** The records, back to back, RECORD_SIZE bytes each, in a buffer of their own: the consumer may keep it. */
+  /**
+   * The records, back to back, RECORD_SIZE bytes each: a view into the
+   * capture's records array, which the addon fills in laps. A record stays
+   * as it is until `keepRecords` newer records have come.
+   */
   view: DataView;
   count: number;
   /** Add to a record's ktime_ns to get wall-clock ns since the epoch. */
@@ -131,17 +140,6 @@ function toEvent(r: RawRecord): KernelEvent {
  * returns how many there are. The ring carries nothing else today; this
  * keeps openRecords' promise if it ever does.
  */
-function transitionsOnly(bytes: Uint8Array): number {
-  const total = bytes.length / RECORD_SIZE;
-  let kept = 0;
-  for (let i = 0; i < total; i++) {
-    if (bytes[i * RECORD_SIZE] !== RecordKind.TRANSITION) continue;
-    if (kept !== i) bytes.copyWithin(kept * RECORD_SIZE, i * RECORD_SIZE, (i + 1) * RECORD_SIZE);
-    kept++;
-  }
-  return kept;
-}
-
 function toSocket(r: RawRecord): SocketNow {
   return {
     cookie: r.cookie,
@@ -182,7 +180,12 @@ interface NativeOptions {
   maxLatencyMs: number;
   sweepIntervalMs: number;
   requested: 'auto' | TimeWaitStrategy;
+  /** Capacity of the records array, in records. */
+  recordsCapacity: number;
 }
+
+/** Most records the addon delivers in one batch (native/capture.cc kMaxBatchRecords). */
+const MAX_BATCH_RECORDS = 16384;
 
 /** Validates and normalizes options; throws KernelCaptureError with one sentence. */
 export function normalizeOptions(options: CaptureOptions): NativeOptions {
@@ -205,6 +208,8 @@ export function normalizeOptions(options: CaptureOptions): NativeOptions {
     maxLatencyMs: integerIn('maxLatencyMs', options.maxLatencyMs, 50, 1, 60000),
     sweepIntervalMs: integerIn('sweepIntervalMs', options.sweepIntervalMs, 1000, 10, 3600000),
     requested,
+    // The kept records, the batch being written, and one more batch of slack.
+    recordsCapacity: integerIn('keepRecords', options.keepRecords, 0, 0, 10_000_000) + 2 * MAX_BATCH_RECORDS,
   };
 }
 
@@ -278,10 +283,12 @@ export class KernelCapture {
     if (typeof onEvents !== 'function') throw badOption('onEvents must be a function.');
     return KernelCapture.start(
       options,
-      (buffer) => {
-        const records = decodeRecords(buffer);
+      (view, count) => {
         const events: KernelEvent[] = [];
-        for (const r of records) if (r.kind === RecordKind.TRANSITION) events.push(toEvent(r));
+        for (let i = 0; i < count; i++) {
+          const r = decodeRecord(view, i * RECORD_SIZE);
+          if (r.kind === RecordKind.TRANSITION) events.push(toEvent(r));
+        }
         if (events.length) onEvents(events, { wallClockOffsetNs: wallClockOffsetNs() });
       },
       internals,
@@ -301,16 +308,19 @@ export class KernelCapture {
     if (typeof onRecords !== 'function') throw badOption('onRecords must be a function.');
     return KernelCapture.start(
       options,
-      (buffer) => {
-        const count = transitionsOnly(new Uint8Array(buffer, 0, Math.floor(buffer.byteLength / RECORD_SIZE) * RECORD_SIZE));
-        if (count > 0) onRecords({ view: new DataView(buffer), count, wallClockOffsetNs: wallClockOffsetNs() });
+      (view, count) => {
+        if (count > 0) onRecords({ view, count, wallClockOffsetNs: wallClockOffsetNs() });
       },
       internals,
     );
   }
 
-  private static start(options: CaptureOptions, onBatch: (buffer: ArrayBuffer) => void, internals: CaptureInternals): KernelCapture {
+  private static start(options: CaptureOptions, onBatch: (view: DataView, count: number) => void, internals: CaptureInternals): KernelCapture {
     const o = normalizeOptions(options);
+    // Allocated once: the addon copies each transition record into it (the only
+    // copy) and names each batch by its first record and count.
+    const records = new ArrayBuffer(o.recordsCapacity * RECORD_SIZE);
+    const deliver = (first: number, count: number) => onBatch(new DataView(records, first * RECORD_SIZE, count * RECORD_SIZE), count);
     (internals.preflight ?? checkEnvironment)(o.objectPath);
     const native = internals.addon ?? loadAddon();
     const { opened, strategy, reports } = climbDownLadder<NativeCapture>(o.requested, (strategy) => {
@@ -327,7 +337,8 @@ export class KernelCapture {
           o.wakeupBytes,
           o.maxLatencyMs,
           o.sweepIntervalMs,
-          onBatch,
+          records,
+          deliver,
         );
         return { opened: capture };
       } catch (error) {

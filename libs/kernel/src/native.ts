@@ -24,7 +24,10 @@ export interface NativeAddon {
     wakeupBytes: number,
     maxLatencyMs: number,
     sweepIntervalMs: number,
-    onBatch: (records: ArrayBuffer) => void,
+    /** Filled in laps with the transition records; at least 2 x 16384 records. */
+    records: ArrayBuffer,
+    /** A batch: records first .. first + count - 1 of `records`. */
+    onBatch: (first: number, count: number) => void,
   ) => NativeCapture;
   /** "" when the TIME_WAIT strategy can run on this kernel, else why not. */
   probeStrategy(name: string): string;

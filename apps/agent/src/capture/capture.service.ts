@@ -38,6 +38,8 @@ export class CaptureService implements OnModuleInit, OnApplicationShutdown {
         netns: this.options.netns,
         sweepIntervalMs: this.options.sweepInterval,
         timeWaitStrategy: this.options.timeWaitStrategy,
+        // The replay window keeps the batches, as views of the capture's records array.
+        keepRecords: this.options.replayEvents,
       },
       (batch) => this.onBatch(batch),
     );

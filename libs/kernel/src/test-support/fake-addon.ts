@@ -6,7 +6,7 @@ import type { NativeAddon, NativeCapture } from '../native.js';
 export interface FakeAddonOptions {
   /** probeStrategy's answer per strategy name ('' = allowed). */
   probe?: Record<string, string>;
-  /** Called with the constructor's arguments (path, strategy, ..., the batch callback at index 9); may throw. */
+  /** Called with the constructor's arguments (path, strategy, ..., the records array at 9, the batch callback at 10); may throw. */
   onOpen?: (args: unknown[]) => void;
 }
 
