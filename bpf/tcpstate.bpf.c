@@ -525,8 +525,8 @@ int BPF_PROG(handle_set_state, struct sock *sk, const int oldstate, const int ne
 	if (newstate == TCP_CLOSE) {
 		__u8 substate = 0;
 		if (handed_over(sk, c, oldstate, &substate)) {
-			__u8 observed = settings.timewait_hooks ? TCPSTATE_OBS_TIMEWAIT_HOOK : TCPSTATE_OBS_HANDOVER;
-			emit(c, cookie, oldstate, substate, observed, 0, now, 0);
+			/* A hand-over in every strategy (the hooks only tell its substate). */
+			emit(c, cookie, oldstate, substate, TCPSTATE_OBS_HANDOVER, 0, now, 0);
 			if (substate != oldstate)
 				c->state_since_ns = now;
 			c->state = substate;
@@ -720,13 +720,43 @@ int BPF_KRETPROBE(kretprobe_tcp_timewait_state_process)
  * the socket lies, and the FIN's time is expires - 60 s.
  */
 
-/* Timewait sockets in substate FIN_WAIT2 (timer strategy): cookie -> the socket's address. */
+/*
+ * Timewait sockets in substate FIN_WAIT2 (timer strategy): cookie -> the
+ * socket's address. Most get their FIN within milliseconds, so few are listed
+ * at once; walking a hash map visits every bucket, so the map is kept small
+ * (a socket that does not fit has its FIN step reported at its end) and the
+ * poll skips the walk while fin_wait_count says the map is empty.
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
+	__uint(max_entries, 8192);
 	__type(key, __u64);
 	__type(value, __u64);
 } fin_waits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} fin_wait_count SEC(".maps");
+
+static __always_inline void count_fin_waits(__s64 delta)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&fin_wait_count, &zero);
+	if (n)
+		__sync_fetch_and_add(n, delta);
+}
+
+/* Takes a socket off fin_waits; true for the one caller that did. */
+static __always_inline bool unlist_fin_wait(__u64 cookie)
+{
+	if (bpf_map_delete_elem(&fin_waits, &cookie) != 0)
+		return false;
+	count_fin_waits(-1);
+	return true;
+}
 
 /* The kernel's jiffy in ns, measured once from two (ktime, jiffies) readings (timer strategy). */
 struct jiffy_clock {
@@ -812,7 +842,7 @@ static __always_inline bool claim_fin(const struct conn *c, __u64 cookie)
 {
 	if (!c->fin_listed)
 		return true;
-	return bpf_map_delete_elem(&fin_waits, &cookie) == 0;
+	return unlist_fin_wait(cookie);
 }
 
 /* The timewait socket ended (its timer fired or was cancelled for good): the connection's last step. */
@@ -828,7 +858,7 @@ static __always_inline void timewait_timer_ended(__u64 cookie, __u8 substate, __
 			report_found_fin(c, cookie, expires, now, jiffies);
 		old = TCP_TIME_WAIT;
 	} else if (c->fin_listed) {
-		bpf_map_delete_elem(&fin_waits, &cookie);
+		unlist_fin_wait(cookie);
 	}
 	emit(c, cookie, old, TCP_CLOSE, TCPSTATE_OBS_TIMEWAIT_HOOK, 0, now, 0);
 	bpf_map_delete_elem(&conns, &cookie);
@@ -870,7 +900,9 @@ int BPF_PROG(handle_timer_start, struct timer_list *timer)
 		c->hook_substate = substate;
 		if (substate == TCP_FIN_WAIT2) {
 			__u64 address = (__u64)tw;
-			c->fin_listed = bpf_map_update_elem(&fin_waits, &cookie, &address, BPF_ANY) == 0;
+			c->fin_listed = bpf_map_update_elem(&fin_waits, &cookie, &address, BPF_NOEXIST) == 0;
+			if (c->fin_listed)
+				count_fin_waits(1);
 		}
 		return 0;
 	}
@@ -951,7 +983,7 @@ static long poll_fin_wait(struct bpf_map *map, __u64 *cookie, __u64 *address, st
 	struct conn *c = bpf_map_lookup_elem(&conns, cookie);
 	if (cookie_now != *cookie || !c) {
 		/* Gone without its end passing here (or no longer followed): forget it. */
-		bpf_map_delete_elem(map, cookie);
+		unlist_fin_wait(*cookie);
 		return 0;
 	}
 	__u8 substate = 0;
@@ -976,7 +1008,10 @@ int poll_fin_waits(void *ctx)
 {
 	struct fin_poll poll = { .now = bpf_ktime_get_ns(), .jiffies = bpf_jiffies64() };
 	kernel_jiffy_ns(poll.now, poll.jiffies);
-	bpf_for_each_map_elem(&fin_waits, poll_fin_wait, &poll, 0);
+	__u32 zero = 0;
+	__s64 *listed = bpf_map_lookup_elem(&fin_wait_count, &zero);
+	if (listed && *listed > 0)
+		bpf_for_each_map_elem(&fin_waits, poll_fin_wait, &poll, 0);
 	return 0;
 }
 

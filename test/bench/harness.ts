@@ -198,7 +198,7 @@ const { CLOSE, TIME_WAIT, FIN_WAIT2 } = TcpState;
 export interface Reconciliation {
   kernelFired: number;
   agentCaptured: number;
-  /** TIME_WAIT -> CLOSE records: the sweep's, no tracepoint fires for them. */
+  /** TIME_WAIT -> CLOSE records (the timewait timer's or the sweep's): no tracepoint fires for them. */
   sweepExits: number;
   /** Kernel firings with no agent record: exact when `upTo` is 0, else between missing and missing + upTo. */
   missing: number;
@@ -215,7 +215,7 @@ export interface Reconciliation {
  * Every firing is one record, reported as the tracepoint gives it except the
  * hand-over (the kernel's X -> CLOSE at the end of tcp_time_wait, reported
  * X -> TIME_WAIT, or FIN_WAIT2 -> FIN_WAIT2 for a timewait socket in substate
- * FIN_WAIT2). The sweep adds records with no firing: TIME_WAIT -> CLOSE, and
+ * FIN_WAIT2). The TIME_WAIT strategy adds records with no firing: TIME_WAIT -> CLOSE, and
  * FIN_WAIT2 -> TIME_WAIT after a FIN_WAIT2 hand-over (these are the `upTo`
  * uncertainty, at most the FIN_WAIT2 -> FIN_WAIT2 count).
  */

@@ -237,7 +237,7 @@ function describe(run: Run): string {
     a
       ? `agent ${a.cpuPercent.toFixed(1)}% CPU (${a.systemCpuPercent.toFixed(1)}% in the kernel) ${a.rssMiB.toFixed(0)} MiB, ${a.eventsPerSecond.toFixed(0)} events/s = ${usPerEvent(a).toFixed(2)} us/event, kernel drops ${a.kernelDrops}`
       : '',
-    c ? `kernel fired ${c.kernelFired}, agent ${c.agentCaptured} (${c.sweepExits} sweep exits), missing ${c.missing}` : '',
+    c ? `kernel fired ${c.kernelFired}, agent ${c.agentCaptured} (${c.sweepExits} TIME_WAIT exits), missing ${c.missing}` : '',
     p ? `probe ${p.delivered}/${p.kernelFired}, latency p50 ${p.latencyMs.p50.toFixed(1)} ms p99 ${p.latencyMs.p99.toFixed(1)} ms` : '',
     `machine ${run.machineBusyPercent.toFixed(0)}% busy`,
   ]
@@ -319,7 +319,7 @@ const recursionMisses = (r: Run, bpftrace: boolean) =>
 console.log('\nAccounting: tracepoint firings counted by bpftrace in the same namespaces vs records the agent received (/metrics)\n');
 console.log(
   table([
-    ['run', 'mode', 'conn/s', 'kernel fired', 'agent records', 'sweep exits', 'missing', 'kernel drops', 'agent recursion misses', 'bpftrace recursion misses', 'pairs differing'],
+    ['run', 'mode', 'conn/s', 'kernel fired', 'agent records', 'TIME_WAIT exits', 'missing', 'kernel drops', 'agent recursion misses', 'bpftrace recursion misses', 'pairs differing'],
     ...accounted.map((r) => {
       const c = r.accounting!;
       return [
@@ -339,7 +339,7 @@ console.log(
   ]),
 );
 console.log(
-  '"kernel fired" is bpftrace\'s count, itself short by its own recursion misses; "missing" = kernel fired - (agent records - sweep exits).\n' +
+  '"kernel fired" is bpftrace\'s count, itself short by its own recursion misses; "missing" = kernel fired - (agent records - TIME_WAIT exits).\n' +
     'When missing + bpftrace recursion misses = agent recursion misses, every lost record is one the kernel skipped running the agent\'s program for.',
 );
 for (const r of accounted) for (const d of r.accounting!.differing) console.log(`  ${r.round} ${r.mode}: ${d}`);

@@ -32,8 +32,6 @@ async function hold(port: number, localPort: number) {
   return () => new Promise((r) => { child.once('exit', r); child.stdin.end(); });
 }
 
-/** This kernel's strategy is the timewait timer, whose hand-over is a hook observation. */
-const OBS_TIMER_HANDOVER = 3;
 let release80: () => Promise<unknown>;
 let release8082: () => Promise<unknown>;
 
@@ -100,11 +98,11 @@ describe('connections older than the capture', () => {
       const client = () => byEndpoints.cookies(pair.clientNetns, local, port)[0];
       const server = () => byEndpoints.cookies(pair.serverNetns, port, local)[0];
       await byEndpoints.waitForLast(server, 'LAST_ACK->CLOSE');
-      await byEndpoints.waitFor(`client :${local} hand-over`, () => client() !== undefined && byEndpoints.of(client()).some((e) => e.observedBy === OBS_TIMER_HANDOVER));
+      await byEndpoints.waitFor(`client :${local} hand-over`, () => client() !== undefined && byEndpoints.of(client()).some((e) => e.observedBy === 2));
       expect(byEndpoints.steps(server())).toEqual(PASSIVE_CLOSE);
       const clientSteps = byEndpoints.steps(client());
       expect(clientSteps.slice(0, 2)).toEqual(ACTIVE_CLOSE_START);
-      expect(['FIN_WAIT2->TIME_WAIT (hook)', 'FIN_WAIT2->FIN_WAIT2 (hook)']).toContain(clientSteps[2]);
+      expect(['FIN_WAIT2->TIME_WAIT (handover)', 'FIN_WAIT2->FIN_WAIT2 (handover)']).toContain(clientSteps[2]);
       expect(byEndpoints.of(server()).every((e) => e.side === 2)).toBe(true);
       expect(byEndpoints.of(client()).every((e) => e.side === 1)).toBe(true);
       // Nothing was known about them: no time in the first old state.
@@ -114,7 +112,7 @@ describe('connections older than the capture', () => {
 
   it('without endpoints, the same closes have side unknown', async () => {
     const client = () => byClientNetns.cookies(pair.clientNetns, 42001, 80)[0];
-    await byClientNetns.waitFor('client hand-over', () => client() !== undefined && byClientNetns.of(client()).some((e) => e.observedBy === OBS_TIMER_HANDOVER));
+    await byClientNetns.waitFor('client hand-over', () => client() !== undefined && byClientNetns.of(client()).some((e) => e.observedBy === 2));
     expect(byClientNetns.steps(client()).slice(0, 2)).toEqual(ACTIVE_CLOSE_START);
     expect(byClientNetns.of(client()).every((e) => e.side === 0)).toBe(true);
   });

@@ -168,7 +168,7 @@ const ms = (ns: bigint) => Number(ns / 1000n) / 1000;
 
 /** The seed's sequences, for a strategy: how TIME_WAIT's entry and exit are seen. */
 function expectedSequences(hooks: boolean) {
-  const enter = hooks ? 'hook' : 'handover';
+  const enter = 'handover'; // the full socket's hand-over, in every strategy
   const exit = hooks ? 'hook' : 'sweep';
   return {
     clientClosesFirst: {
