@@ -24,10 +24,19 @@ export function addressKey(text: string): Buffer | null {
   return ip ? ipKey(ip) : null;
 }
 
+/** Answers of isUnknownAddress: ingest asks for every event, and a host has few addresses. */
+const unknownAddresses = new Map<string, boolean>();
+
 /** Whether an address text is missing or the unspecified address (0.0.0.0, ::). */
 export function isUnknownAddress(text: string): boolean {
-  const key = addressKey(text);
-  return key === null || key.equals(UNSPECIFIED_V4) || key.equals(UNSPECIFIED_V6);
+  let unknown = unknownAddresses.get(text);
+  if (unknown === undefined) {
+    const key = addressKey(text);
+    unknown = key === null || key.equals(UNSPECIFIED_V4) || key.equals(UNSPECIFIED_V6);
+    if (unknownAddresses.size >= 10_000) unknownAddresses.clear();
+    unknownAddresses.set(text, unknown);
+  }
+  return unknown;
 }
 
 const UNSPECIFIED_V4 = wordsToKey(0, 0, 0xffff, 0);

@@ -26,22 +26,31 @@ export interface PreparedBatch {
 /** Checks that the batch belongs to the agent run, and orders it by seq. */
 export function prepareBatch(agentId: string, bootId: string, batch: IngestBatch): PreparedBatch {
   if (agentId === '' || bootId === '') throw new StoreError('ingest needs an agent_id and a boot_id');
-  const bySeq = new Map<bigint, BatchEvent>();
-  for (const change of batch.events) {
+  let ascending = true;
+  for (let i = 0; i < batch.events.length; i++) {
+    const change = batch.events[i];
     if ((change.agentId !== '' && change.agentId !== agentId) || (change.bootId !== '' && change.bootId !== bootId)) {
       throw new StoreError(
         `event seq ${change.seq} is from agent ${change.agentId} boot ${change.bootId}, but the batch is for agent ${agentId} boot ${bootId}`,
       );
     }
-    if (!bySeq.has(change.seq)) bySeq.set(change.seq, { change, derived: connectionEventOf(change) });
+    if (i > 0 && change.seq <= batch.events[i - 1].seq) ascending = false;
   }
   for (const gap of batch.gaps) {
     if ((gap.agentId !== '' && gap.agentId !== agentId) || (gap.bootId !== '' && gap.bootId !== bootId)) {
       throw new StoreError(`a gap is from agent ${gap.agentId} boot ${gap.bootId}, but the batch is for agent ${agentId} boot ${bootId}`);
     }
   }
-  const events = [...bySeq.values()].sort((a, b) => (a.change.seq < b.change.seq ? -1 : 1));
+  // An agent sends its events in seq order: then there is nothing to sort or drop.
+  if (ascending) return { events: batch.events.map(batchEvent), gaps: batch.gaps, repeatedInBatch: 0 };
+  const bySeq = new Map<bigint, StateChange>();
+  for (const change of batch.events) if (!bySeq.has(change.seq)) bySeq.set(change.seq, change);
+  const events = [...bySeq.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1)).map(batchEvent);
   return { events, gaps: batch.gaps, repeatedInBatch: batch.events.length - events.length };
+}
+
+function batchEvent(change: StateChange): BatchEvent {
+  return { change, derived: connectionEventOf(change) };
 }
 
 /** Columns of the events table, in the order of eventValues. */
@@ -51,15 +60,31 @@ export const EVENT_COLUMNS = [
   'cgroup_id', 'netns', 'observed_by', 'time_uncertainty_ns',
 ] as const;
 
-/** One event's values for EVENT_COLUMNS. */
-export function eventValues(runId: bigint, e: BatchEvent): unknown[] {
+/** One event's values for EVENT_COLUMNS, in `into` when given (SQLite binds one row at a time and reuses its array). */
+export function eventValues(runId: bigint, e: BatchEvent, into: unknown[] = new Array<unknown>(EVENT_COLUMNS.length)): unknown[] {
   const c = e.change;
   const d = e.derived;
-  return [
-    runId, c.seq, d.timeNs, toInt64(c.monotonicNs), d.cookie, c.family, c.localAddress, c.localPort,
-    c.remoteAddress, c.remotePort, c.oldState, c.newState, c.side, d.timeInOldStateNs, c.pid, c.comm,
-    toInt64(c.cgroupId), c.netns, c.observedBy, c.timeUncertainty ? durationNs(c.timeUncertainty) : null,
-  ];
+  into[0] = runId;
+  into[1] = c.seq;
+  into[2] = d.timeNs;
+  into[3] = toInt64(c.monotonicNs);
+  into[4] = d.cookie;
+  into[5] = c.family;
+  into[6] = c.localAddress;
+  into[7] = c.localPort;
+  into[8] = c.remoteAddress;
+  into[9] = c.remotePort;
+  into[10] = c.oldState;
+  into[11] = c.newState;
+  into[12] = c.side;
+  into[13] = d.timeInOldStateNs;
+  into[14] = c.pid;
+  into[15] = c.comm;
+  into[16] = toInt64(c.cgroupId);
+  into[17] = c.netns;
+  into[18] = c.observedBy;
+  into[19] = c.timeUncertainty ? durationNs(c.timeUncertainty) : null;
+  return into;
 }
 
 /** Columns of the gaps table, in the order of gapValues. */

@@ -50,6 +50,7 @@ import {
   type StoredConnection,
 } from './ingest-plan.js';
 import { columnLiterals, type PgArrayType } from './pg-arrays.js';
+import { minuteSpans } from './event-minutes.js';
 import { StoreQueries } from './queries.js';
 import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
@@ -200,14 +201,23 @@ export class PostgresStore implements EventStore {
       // 3. The derived rows of the connections those events belong to.
       const groups = groupByConnection(inserted);
       if (groups.size > 0) await this.deriveConnections(client, runId, groups);
-      // 4. The resume cursor.
+      // 4. The resume cursor, and the seq ranges of the events' minutes (event-minutes.ts), in one statement.
       const progress = runProgress(inserted, insertedGaps);
       if (progress) {
+        const spans = minuteSpans(inserted);
         await this.run(
           client,
-          `UPDATE runs SET last_seq = GREATEST(last_seq, $1), first_time_ns = LEAST(first_time_ns, $2),
+          `WITH minutes AS (
+             INSERT INTO event_minutes (minute, run_id, first_seq, last_seq)
+             SELECT minute, $4::bigint, first_seq, last_seq FROM unnest($5::bigint[], $6::bigint[], $7::bigint[]) AS u(minute, first_seq, last_seq)
+             ON CONFLICT (minute, run_id) DO UPDATE SET first_seq = LEAST(event_minutes.first_seq, EXCLUDED.first_seq),
+               last_seq = GREATEST(event_minutes.last_seq, EXCLUDED.last_seq))
+           UPDATE runs SET last_seq = GREATEST(last_seq, $1), first_time_ns = LEAST(first_time_ns, $2),
              last_time_ns = GREATEST(last_time_ns, $3) WHERE run_id = $4`,
-          [progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId],
+          [
+            progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId,
+            ...columnLiterals(spans.map((m) => [m.minute, m.firstSeq, m.lastSeq]), ['bigint', 'bigint', 'bigint']),
+          ],
         );
       }
       const result: IngestResult = {
@@ -434,7 +444,7 @@ export class PostgresStore implements EventStore {
       const result: RetentionResult = { events: 0, connections: 0, segments: 0, gaps: 0 };
       for (const { what, statement, counts } of retentionStatements(cutoff)) {
         const answer = await this.query(client, numberedPlaceholders(statement.text), statement.params as unknown[]);
-        result[what] = counts ? Number(answer.rows[0].n) : (answer.rowCount ?? 0);
+        if (what) result[what] = counts ? Number(answer.rows[0].n) : (answer.rowCount ?? 0);
       }
       return result;
     });

@@ -17,6 +17,7 @@ import {
 import { formatEndpoint } from '@tcpstate/model';
 import { addressKey, toInt64 } from './address-key.js';
 import { InvalidQueryError } from './errors.js';
+import { eventsInWindow } from './event-minutes.js';
 import type { ConnectionKey, EndpointSpec, PeerLookup, StatsQuery, TimelineQuery, TimeWindow } from './event-store.js';
 import { filtersAreEmpty, filtersToSql, hostsOf } from './filter-sql.js';
 import { decodeSegments } from './segment-codec.js';
@@ -193,9 +194,10 @@ export class StoreQueries {
       throw new InvalidQueryError(`the step is too small for the window: ${points} points, at most ${MAX_STEPS}`);
     }
 
+    const events = eventsInWindow(start, end);
     const transitionRows = await this.db.all(sql`SELECT e.old_state AS old_state, e.new_state AS new_state, COUNT(*) AS n
-      FROM events e ${filtersAreEmpty(include, exclude) ? raw('') : joinConnection('e')}
-      WHERE e.time_ns >= ${start} AND e.time_ns < ${end} AND ${where}
+      FROM ${events.from} ${filtersAreEmpty(include, exclude) ? raw('') : joinConnection('e')}
+      WHERE ${events.where} AND ${where}
       GROUP BY e.old_state, e.new_state ORDER BY e.old_state, e.new_state`);
 
     // Segments live inside their connection rows: read the rows of every

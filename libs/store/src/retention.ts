@@ -1,5 +1,6 @@
 // Retention by age, as statements each back-end runs in one transaction (in
 // this order: the segments are counted before their connection rows go).
+import { minuteOf } from './event-minutes.js';
 import { type Sql, sql } from './sql.js';
 
 /**
@@ -16,14 +17,24 @@ function staleConnection(cutoffNs: bigint): Sql {
 /**
  * The statements of one retention pass, named by what they count: a DELETE
  * counts the rows it changed, a SELECT (counts: true) answers the number in
- * its column n (segments are stored inside their connection rows).
+ * its column n (segments are stored inside their connection rows); a
+ * statement without `what` counts nothing.
  */
 export function retentionStatements(
   cutoffNs: bigint,
-): { what: 'events' | 'gaps' | 'segments' | 'connections'; statement: Sql; counts?: true }[] {
+): { what?: 'events' | 'gaps' | 'segments' | 'connections'; statement: Sql; counts?: true }[] {
   const stale = staleConnection(cutoffNs);
+  const cutoffMinute = minuteOf(cutoffNs);
   return [
-    { what: 'events', statement: sql`DELETE FROM events WHERE time_ns < ${cutoffNs}` },
+    // Events are found through event_minutes (event-minutes.ts): the minutes up to the cut-off's hold every older event.
+    {
+      what: 'events',
+      statement: sql`DELETE FROM events WHERE (run_id, seq) IN (SELECT e.run_id, e.seq FROM event_minutes m
+        JOIN events e ON e.run_id = m.run_id AND e.seq BETWEEN m.first_seq AND m.last_seq
+        WHERE m.minute <= ${cutoffMinute} AND e.time_ns < ${cutoffNs})`,
+    },
+    // A minute before the cut-off's has no event left; the cut-off's own may still have some.
+    { statement: sql`DELETE FROM event_minutes WHERE minute < ${cutoffMinute}` },
     { what: 'gaps', statement: sql`DELETE FROM gaps WHERE time_ns < ${cutoffNs}` },
     { what: 'segments', statement: sql`SELECT coalesce(SUM(c.segment_count), 0) AS n FROM connections c WHERE ${stale}`, counts: true },
     {

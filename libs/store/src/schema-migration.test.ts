@@ -1,6 +1,8 @@
 // Schema version 3 on a database written by versions 1-2: segments move from
 // their table into the connection rows, the events index by connection goes,
 // and ingest carries on from the migrated rows, a rebuild included.
+// Schema version 4 on a database written by version 3: event_minutes replaces
+// the index on events.time_ns, and stats, retention and ingest work from it.
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -10,8 +12,9 @@ import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { applyEvents, type Segment } from './connection-builder.js';
 import { openStore } from './open-store.js';
+import { CONNECTION_COLUMN_NAMES, connectionValues, deriveConnection } from './ingest-plan.js';
 import { connectionEventOf } from './row-mapping.js';
-import { postgresMigrations, sqliteMigrations } from './schema.js';
+import { type Migration, postgresMigrations, sqliteMigrations } from './schema.js';
 import { SQLITE_FILE } from './sqlite-store.js';
 import { pgRows, sqliteRows, testDatabases } from './test-support/databases.js';
 import { toNs } from './time.js';
@@ -19,14 +22,14 @@ import { toNs } from './time.js';
 const T0 = 1_700_000_000_000;
 const { CLOSE, SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT } = TcpState;
 
-function event(seq: number, ms: number, oldState: TcpState, newState: TcpState, timeInOldMs?: number): StateChange {
+function event(seq: number, ms: number, oldState: TcpState, newState: TcpState, timeInOldMs?: number, cookie = 7n): StateChange {
   return create(StateChangeSchema, {
     agentId: 'agent-a',
     bootId: 'boot-a',
     seq: BigInt(seq),
     time: timestampFromMs(T0 + ms),
     monotonicNs: BigInt(ms) * 1_000_000n,
-    cookie: 7n,
+    cookie,
     family: AddressFamily.INET,
     localAddress: '10.0.0.1',
     localPort: 40000,
@@ -81,10 +84,41 @@ function versionTwoRows(bool: (b: boolean) => string): string[] {
   ];
 }
 
+// T0 is 20 s into a minute: MINUTE starts at T0 - 20 s, the next one at T0 + 40 s.
+const MINUTE = BigInt(T0 - 20_000) / 60_000n;
+// Version 3 holds seqs 1-7: cookie 7's connection, closed by seq 6 in the next
+// minute, and seq 7 (cookie 8) back in the first minute: the two minutes' seq
+// ranges overlap. Seq 8 comes after the migration.
+const V3_EVENTS = [...EVENTS, event(6, 45_000, TIME_WAIT, CLOSE), event(7, 39_990, CLOSE, SYN_SENT, undefined, 8n)];
+const LATER = event(8, 39_995, SYN_SENT, ESTABLISHED, 5, 8n);
+
+/** What version 3 stored for V3_EVENTS, as SQL: the run, the events, and the connection rows with their segments BLOBs. */
+function versionThreeRows(literal: (value: unknown) => string): string[] {
+  const derived = [7n, 8n].map((cookie) => deriveConnection(undefined, V3_EVENTS.filter((e) => e.cookie === cookie).map(connectionEventOf)));
+  return [
+    `INSERT INTO runs (agent_id, boot_id, last_seq, first_time_ns, last_time_ns) VALUES ('agent-a', 'boot-a', 7, ${toNs(timestampFromMs(T0 + 1000))}, ${toNs(timestampFromMs(T0 + 45_000))})`,
+    ...V3_EVENTS.map((e) => {
+      const d = connectionEventOf(e);
+      return `INSERT INTO events VALUES (1, ${e.seq}, ${d.timeNs}, ${e.monotonicNs}, ${d.cookie}, 2, '10.0.0.1', 40000, '10.0.0.2', 80,
+        ${e.oldState}, ${e.newState}, ${e.side}, ${literal(d.timeInOldStateNs)}, 4242, 'curl', 0, 4026531840, 1, NULL)`;
+    }),
+    ...derived.map((d) => `INSERT INTO connections (${CONNECTION_COLUMN_NAMES.join(', ')}) VALUES (${connectionValues(1n, d, (b) => b).map(literal).join(', ')})`),
+  ];
+}
+
+/** Creates the tables of the migrations up to `version` on an empty database (no data step has data to convert). */
+function schemaUpTo(migrations: readonly Migration[], version: number): string[] {
+  return migrations
+    .filter((m) => m.version <= version)
+    .flatMap((m) => [m.sql, ...(m.finish ? [m.finish] : []), `INSERT INTO schema_migrations VALUES (${m.version}, '${m.name}', 0)`]);
+}
+
 interface Backend {
   name: string;
   /** A database at schema version 2 holding versionTwoRows; returns the store target. */
   versionTwo(): Promise<string>;
+  /** A database at schema version 3 holding versionThreeRows; returns the store target. */
+  versionThree(): Promise<string>;
   query(target: string, text: string): Promise<Record<string, unknown>[]>;
 }
 
@@ -104,6 +138,17 @@ const sqlite: Backend = {
     db.close();
     return dir;
   },
+  async versionThree() {
+    const dir = await databases.tempDir();
+    const db = new Database(join(dir, SQLITE_FILE));
+    db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)');
+    for (const text of schemaUpTo(sqliteMigrations, 3)) db.exec(text);
+    const literal = (v: unknown) =>
+      v === null ? 'NULL' : typeof v === 'boolean' ? (v ? '1' : '0') : Buffer.isBuffer(v) ? `X'${v.toString('hex')}'` : typeof v === 'string' ? `'${v}'` : String(v);
+    for (const text of versionThreeRows(literal)) db.exec(text);
+    db.close();
+    return dir;
+  },
   query: async (target, text) => sqliteRows(target, text),
 };
 
@@ -120,6 +165,21 @@ const postgresBackend: Backend = {
         await client.query('INSERT INTO schema_migrations VALUES ($1, $2, 0)', [m.version, m.name]);
       }
       for (const text of versionTwoRows((b) => (b ? 'true' : 'false'))) await client.query(text);
+    } finally {
+      await client.end();
+    }
+    return url;
+  },
+  async versionThree() {
+    const url = await databases.postgres().createDatabase('migration_v3');
+    const client = new pg.Client(url);
+    await client.connect();
+    try {
+      await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_ns bigint NOT NULL)');
+      for (const text of schemaUpTo(postgresMigrations, 3)) await client.query(text);
+      const literal = (v: unknown) =>
+        v === null ? 'NULL' : typeof v === 'boolean' ? String(v) : Buffer.isBuffer(v) ? `'\\x${v.toString('hex')}'` : typeof v === 'string' ? `'${v}'` : String(v);
+      for (const text of versionThreeRows(literal)) await client.query(text);
     } finally {
       await client.end();
     }
@@ -145,10 +205,56 @@ describe.each([sqlite, postgresBackend])('schema version 3 on $name', (backend) 
     } finally {
       await store.close();
     }
-    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3]);
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
     const tables = backend.name === 'sqlite'
       ? "SELECT name FROM sqlite_schema WHERE name IN ('segments', 'events_connection')"
       : "SELECT relname AS name FROM pg_class WHERE relname IN ('segments', 'events_connection')";
     expect(await backend.query(target, tables)).toEqual([]);
+  });
+});
+
+describe.each([sqlite, postgresBackend])('schema version 4 on $name', (backend) => {
+  it('finds events by time through event_minutes: stats, ingest and retention carry on from version 3', async () => {
+    const target = await backend.versionThree();
+    const window = (fromMs: number, toMs: number) => ({ start: timestampFromMs(T0 + fromMs), end: timestampFromMs(T0 + toMs) });
+    const transitions = async (fromMs: number, toMs: number) =>
+      (await store.stats({ ...window(fromMs, toMs), stepMs: 1000 })).transitions.map((t) => [t.oldState, t.newState, Number(t.count)]);
+    const minutes = async () =>
+      (await backend.query(target, 'SELECT minute, run_id, first_seq, last_seq FROM event_minutes ORDER BY minute, run_id')).map((r) =>
+        [BigInt(r.minute as bigint) - MINUTE, Number(r.run_id), Number(r.first_seq), Number(r.last_seq)]);
+    const store = await openStore(target);
+    try {
+      // Overlapping ranges: seq 6 (next minute) lies inside the first minute's range [1, 7], and is counted once.
+      expect(await minutes()).toEqual([[0n, 1, 1, 7], [1n, 1, 6, 6]]);
+      expect(await transitions(0, 100_000)).toEqual([
+        [ESTABLISHED, FIN_WAIT1, 1], [SYN_SENT, ESTABLISHED, 1], [FIN_WAIT1, FIN_WAIT2, 1], [FIN_WAIT2, TIME_WAIT, 1],
+        [TIME_WAIT, CLOSE, 1], [CLOSE, SYN_SENT, 2],
+      ]);
+      expect(await transitions(40_000, 100_000)).toEqual([[TIME_WAIT, CLOSE, 1]]);
+      expect(await transitions(1500, 40_000)).toEqual([[ESTABLISHED, FIN_WAIT1, 1], [FIN_WAIT1, FIN_WAIT2, 1], [FIN_WAIT2, TIME_WAIT, 1], [CLOSE, SYN_SENT, 1]]);
+
+      expect(await store.ingest('agent-a', 'boot-a', { events: [LATER], gaps: [] })).toEqual({ inserted: 1, duplicates: 0, gapsInserted: 0 });
+      expect(await minutes()).toEqual([[0n, 1, 1, 8], [1n, 1, 6, 6]]);
+      expect(await transitions(39_990, 40_000)).toEqual([[SYN_SENT, ESTABLISHED, 1], [CLOSE, SYN_SENT, 1]]);
+      expect(plainTimeline((await store.getConnection({ agentId: 'agent-a', bootId: 'boot-a', cookie: 8n }))!.segments)).toEqual([
+        [SYN_SENT, 39_990, 39_995, false], [ESTABLISHED, 39_995, null, false],
+      ]);
+      expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 8n });
+
+      // The cut-off is the second minute's start: the first minute's events and row go, seq 6 and its row stay.
+      expect(await store.deleteOlderThan(timestampFromMs(T0 + 40_000))).toEqual({ events: 7, connections: 0, segments: 0, gaps: 0 });
+      expect(await minutes()).toEqual([[1n, 1, 6, 6]]);
+      expect(await transitions(0, 100_000)).toEqual([[TIME_WAIT, CLOSE, 1]]);
+      // A cut-off inside a minute keeps its row and the events after it.
+      expect(await store.deleteOlderThan(timestampFromMs(T0 + 44_000))).toEqual({ events: 0, connections: 0, segments: 0, gaps: 0 });
+      expect(await minutes()).toEqual([[1n, 1, 6, 6]]);
+    } finally {
+      await store.close();
+    }
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
+    const index = backend.name === 'sqlite'
+      ? "SELECT name FROM sqlite_schema WHERE name = 'events_time'"
+      : "SELECT relname AS name FROM pg_class WHERE relname = 'events_time'";
+    expect(await backend.query(target, index)).toEqual([]);
   });
 });

@@ -16,6 +16,8 @@ import type { Segment } from './connection-builder.js';
 import { StoreError } from './errors.js';
 
 const FORMAT = 1;
+/** Values of smaller magnitude zigzag-map below 2^53, exact in a double. */
+const SAFE_HALF = 2n ** 52n;
 const APPROXIMATE = 1;
 const HAS_END = 2;
 
@@ -30,8 +32,8 @@ export function encodeSegments(segments: readonly Segment[]): Buffer {
     out.uint(s.state);
     out.uint(s.startObservedBy);
     out.uint(s.endObservedBy);
-    out.zigzag(BigInt.asIntN(64, s.startNs - previous));
-    if (s.endNs !== null) out.zigzag(BigInt.asIntN(64, s.endNs - s.startNs));
+    out.zigzag(s.startNs - previous);
+    if (s.endNs !== null) out.zigzag(s.endNs - s.startNs);
     previous = s.startNs;
   });
   return out.done();
@@ -91,19 +93,30 @@ class Writer {
     this.byte(value);
   }
 
-  /** A signed 64-bit value, zigzag-mapped so small magnitudes take few bytes. */
-  zigzag(value: bigint): void {
-    let v = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
-    // Most differences fit a double exactly: stay in numbers for them.
+  /** A difference of two 64-bit values, wrapped to 64 bits and zigzag-mapped so small magnitudes take few bytes. */
+  zigzag(difference: bigint): void {
+    // Most differences (all but a connection's first start) are far below 2^52: map them in numbers,
+    // without the bigint operations (a third of the encoder's time at ingest).
+    if (difference > -SAFE_HALF && difference < SAFE_HALF) {
+      const n = Number(difference);
+      this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
+      return;
+    }
+    const value = BigInt.asIntN(64, difference);
+    const v = BigInt.asUintN(64, (value << 1n) ^ (value >> 63n));
     if (v < 0x20000000000000n) {
       this.uint(Number(v));
       return;
     }
-    while (v >= 0x80n) {
-      this.byte(Number(v & 0x7fn) | 0x80);
-      v >>= 7n;
+    // Larger (a connection's first start, absolute): 7 bits at a time from two 32-bit halves, in numbers.
+    let high = Number(v >> 32n);
+    let low = Number(v & 0xffffffffn);
+    while (high > 0 || low >= 0x80) {
+      this.byte((low & 0x7f) | 0x80);
+      low = ((low >>> 7) | ((high & 0x7f) << 25)) >>> 0;
+      high >>>= 7;
     }
-    this.byte(Number(v));
+    this.byte(low);
   }
 
   done(): Buffer {
