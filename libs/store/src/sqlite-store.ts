@@ -122,7 +122,8 @@ export class SqliteStore implements EventStore {
       db.pragma('cache_size = -65536'); // 64 MiB of pages: index updates at ingest stay in memory
       // Checkpoint every 40,000 pages (160 MiB of WAL, the file stays that large) rather than SQLite's 1,000:
       // index pages that every batch touches (endpoints, last seen) are copied back to the database once per
-      // checkpoint, not per batch. 10,000 pages: +12% ingest over 1,000; 40,000: +5% more at 3 million events.
+      // checkpoint, not per batch. 10,000 pages: +12% ingest over 1,000; 40,000: +5-10% more at 3 million
+      // events (BENCHMARKS.md). The WAL file grows to ~160 MB between checkpoints (docs/collector.md).
       db.pragma('wal_autocheckpoint = 40000');
 
       db.defaultSafeIntegers(true);
