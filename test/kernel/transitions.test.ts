@@ -21,6 +21,8 @@ const OBS_HANDOVER = 2;
 const MS = 1_000_000n;
 
 const PASSIVE_CLOSE_SERVER = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];
+/** A server that closed first, its orphan handed over to a timewait socket in substate FIN_WAIT2. */
+const SERVER_HANDED_OVER_IN_FIN_WAIT2 = ['LISTEN->SYN_RECV', 'SYN_RECV->ESTABLISHED', 'ESTABLISHED->FIN_WAIT1', 'FIN_WAIT1->FIN_WAIT2', 'FIN_WAIT2->FIN_WAIT2 (handover)'];
 const PASSIVE_CLOSE_CLIENT = ['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->CLOSE_WAIT', 'CLOSE_WAIT->LAST_ACK', 'LAST_ACK->CLOSE'];
 
 interface Variant {
@@ -91,7 +93,7 @@ for (const v of VARIANTS) {
       // The peer's FIN came with or after the ACK of ours: handed over in TIME_WAIT...
       ['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->FIN_WAIT1', 'FIN_WAIT1->FIN_WAIT2', `FIN_WAIT2->TIME_WAIT (handover)`, `TIME_WAIT->CLOSE (${v.timewait})`],
       // ...or the orphan was handed over in FIN_WAIT2 and the timewait socket then got the FIN.
-      ['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->FIN_WAIT1', 'FIN_WAIT1->FIN_WAIT2', `FIN_WAIT2->FIN_WAIT2 (handover)`, `FIN_WAIT2->TIME_WAIT (${v.timewait})`, `TIME_WAIT->CLOSE (${v.timewait})`],
+      ['CLOSE->SYN_SENT', 'SYN_SENT->ESTABLISHED', 'ESTABLISHED->FIN_WAIT1', 'FIN_WAIT1->FIN_WAIT2', 'FIN_WAIT2->FIN_WAIT2 (handover)', `FIN_WAIT2->TIME_WAIT (${v.timewait})`, `TIME_WAIT->CLOSE (${v.timewait})`],
     ];
 
     const isHandover = (e: KernelEvent) => e.observedBy === OBS_HANDOVER;
@@ -187,7 +189,7 @@ for (const v of VARIANTS) {
     async function serverClosesFirst(localPort: number, holdMs: number) {
       const holder = await holdingClient(81, localPort);
       const server = () => log.cookies(pair.serverNetns, 81, localPort)[0];
-      await log.waitForLast(server, `FIN_WAIT2->FIN_WAIT2 (handover)`);
+      await log.waitForLast(server, 'FIN_WAIT2->FIN_WAIT2 (handover)');
       await new Promise((r) => setTimeout(r, holdMs));
       const closedAt = process.hrtime.bigint();
       await holder.close();
@@ -196,15 +198,7 @@ for (const v of VARIANTS) {
       pair.exec(pair.client, 'curl', ['-s', '--local-port', String(localPort), `http://${pair.serverV4}:81/`]); // a new SYN ends it
       await log.waitForLast(server, `TIME_WAIT->CLOSE (${v.timewait})`);
 
-      expect(log.steps(server())).toEqual([
-        'LISTEN->SYN_RECV',
-        'SYN_RECV->ESTABLISHED',
-        'ESTABLISHED->FIN_WAIT1',
-        'FIN_WAIT1->FIN_WAIT2',
-        `FIN_WAIT2->FIN_WAIT2 (handover)`,
-        `FIN_WAIT2->TIME_WAIT (${v.timewait})`,
-        `TIME_WAIT->CLOSE (${v.timewait})`,
-      ]);
+      expect(log.steps(server())).toEqual([...SERVER_HANDED_OVER_IN_FIN_WAIT2, `FIN_WAIT2->TIME_WAIT (${v.timewait})`, `TIME_WAIT->CLOSE (${v.timewait})`]);
       const [held, curl] = log.cookies(pair.clientNetns, localPort, 81);
       expect(log.steps(held)).toEqual(PASSIVE_CLOSE_CLIENT);
       expect(log.of(server()).every((e) => e.side === 2)).toBe(true);
@@ -243,17 +237,10 @@ for (const v of VARIANTS) {
       try {
         const holder = await holdingClient(81, 41007);
         const server = () => log.cookies(pair.serverNetns, 81, 41007)[0];
-        await log.waitForLast(server, `FIN_WAIT2->FIN_WAIT2 (handover)`);
+        await log.waitForLast(server, 'FIN_WAIT2->FIN_WAIT2 (handover)');
         await log.waitForLast(server, `FIN_WAIT2->CLOSE (${v.timewait})`);
         await holder.close();
-        expect(log.steps(server())).toEqual([
-          'LISTEN->SYN_RECV',
-          'SYN_RECV->ESTABLISHED',
-          'ESTABLISHED->FIN_WAIT1',
-          'FIN_WAIT1->FIN_WAIT2',
-          `FIN_WAIT2->FIN_WAIT2 (handover)`,
-          `FIN_WAIT2->CLOSE (${v.timewait})`,
-        ]);
+        expect(log.steps(server())).toEqual([...SERVER_HANDED_OVER_IN_FIN_WAIT2, `FIN_WAIT2->CLOSE (${v.timewait})`]);
         const end = log.of(server()).at(-1)!;
         expect(end.timeInOldStateNs! >= 900n * MS).toBe(true); // about tcp_fin_timeout, from the hand-over
       } finally {
