@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { KernelCapture, type RecordBatch, type SocketNow, type StrategyReport } from '@tcpstate/kernel';
+import { KernelCapture, RECORD_SIZE, type RecordBatch, type SocketNow, type StrategyReport } from '@tcpstate/kernel';
 import type { AgentOptions } from '../agent-options.js';
 import { AGENT_OPTIONS } from '../tokens.js';
 import { EventHub } from '../hub/index.js';
@@ -38,8 +38,9 @@ export class CaptureService implements OnModuleInit, OnApplicationShutdown {
         netns: this.options.netns,
         sweepIntervalMs: this.options.sweepInterval,
         timeWaitStrategy: this.options.timeWaitStrategy,
-        // The replay window keeps the batches, as views of the capture's records array.
-        keepRecords: this.options.replayEvents,
+        // The replay window keeps the batches, as views of the capture's records array: at most
+        // --replay-events records, and at most --replay-bytes of them (each counts RECORD_SIZE or more).
+        keepRecords: Math.min(this.options.replayEvents, Math.floor(this.options.replayBytes / RECORD_SIZE)),
       },
       (batch) => this.onBatch(batch),
     );
