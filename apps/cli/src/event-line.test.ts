@@ -34,6 +34,13 @@ describe('watch lines', () => {
     );
   });
 
+  it("a step timed from the timewait timer says within how much", () => {
+    const found = create(StateChangeSchema, { ...event, oldState: TcpState.FIN_WAIT2, newState: TcpState.TIME_WAIT, timeInOldState: undefined, observedBy: Observation.TIMEWAIT_HOOK, timeUncertainty: durationFromNs(8_000_000n) });
+    expect(formatEvent(found)).toBe(
+      '22:13:20.123456  web1  client   [fd00::2]:41000 > [fd00::1]:443                FIN_WAIT2 -> TIME_WAIT              -  curl[311]  cookie 4097  (time from the timewait timer, within 8ms)',
+    );
+  });
+
   it('colours side and new state on a terminal', () => {
     expect(formatEvent(event, ansiColor)).toBe(
       '\x1b[2m22:13:20.123456\x1b[0m  web1  \x1b[36mclient \x1b[0m  [fd00::2]:41000 > [fd00::1]:443                \x1b[32mSYN_SENT -> ESTABLISHED     \x1b[0m   62.4µs  curl[311]  cookie 4097',

@@ -85,7 +85,9 @@ function expected(r: RawRecord, offsetNs: bigint): StateChange {
     cgroupId: r.cgroupId,
     netns: r.netns,
     observedBy: r.observedBy,
-    timeUncertainty: r.observedBy === 4 ? { seconds: r.uncertaintyNs / NS, nanos: Number(r.uncertaintyNs % NS) } : undefined,
+    // A sweep's observation always carries its uncertainty; another only a non-zero one (a timer-strategy FIN step).
+    timeUncertainty:
+      r.observedBy === 4 || (r.uncertaintyNs ?? 0n) > 0n ? { seconds: (r.uncertaintyNs ?? 0n) / NS, nanos: Number((r.uncertaintyNs ?? 0n) % NS) } : undefined,
   });
 }
 
@@ -135,6 +137,20 @@ const CASES: RecordInit[] = [
     uncertaintyNs: 3_000_000_000n,
     comm: [0xc3, 0xa9, 0x74, 0xff, 0x41],
     side: 3, // not a side: reported as unknown
+  },
+  {
+    // The timer strategy's FIN_WAIT2 -> TIME_WAIT found by its poll: a hook observation with an uncertainty.
+    ktimeNs: 7_000_000_000n,
+    cookie: 43n,
+    localAddr: v4(10, 0, 0, 1),
+    remoteAddr: v4(10, 0, 0, 2),
+    localPort: 81,
+    remotePort: 40001,
+    oldState: 5,
+    newState: 6,
+    side: 2,
+    observedBy: 3,
+    uncertaintyNs: 8_000_000n,
   },
   {}, // all zero: fields at their defaults are left out of the bytes
 ];
