@@ -777,10 +777,12 @@ static __always_inline bool is_timewait_timer(const struct timer_list *timer)
 	return settings.tw_timer_handler && (__u64)timer->function == settings.tw_timer_handler;
 }
 
-/* The timewait socket around its timer (container_of), read through probe reads. */
-static __always_inline const struct inet_timewait_sock *timer_owner(const struct timer_list *timer)
+/* The timewait socket around its timer (container_of), read through probe reads, and its cookie. */
+static __always_inline const struct inet_timewait_sock *timer_owner(const struct timer_list *timer, __u64 *cookie)
 {
-	return (const void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+	const struct inet_timewait_sock *tw = (const void *)timer - bpf_core_field_offset(struct inet_timewait_sock, tw_timer);
+	*cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	return tw;
 }
 
 /*
@@ -872,15 +874,16 @@ static __always_inline void timewait_timer_ended(__u64 cookie, __u8 substate, __
  * timer_cancel hold the timer base lock; the loader's flush is an IPI), so it
  * never interleaves with itself on a CPU.
  */
-static __always_inline void settle_cancel(const struct timer_list *started, __u64 started_cookie)
+static __always_inline struct tcpstate_tw_cancel *settle_cancel(const struct timer_list *started, __u64 started_cookie)
 {
 	__u32 zero = 0;
 	struct tcpstate_tw_cancel *p = bpf_map_lookup_elem(&tw_cancels, &zero);
 	if (!p || !p->timer)
-		return;
+		return p;
 	if (p->timer != (__u64)started || p->cookie != started_cookie)
 		timewait_timer_ended(p->cookie, p->substate, p->expires, p->ktime_ns, p->jiffies);
 	p->timer = 0;
+	return p;
 }
 
 SEC("tp_btf/timer_start")
@@ -888,8 +891,8 @@ int BPF_PROG(handle_timer_start, struct timer_list *timer)
 {
 	if (!is_timewait_timer(timer))
 		return 0;
-	const struct inet_timewait_sock *tw = timer_owner(timer);
-	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	__u64 cookie;
+	const struct inet_timewait_sock *tw = timer_owner(timer, &cookie);
 	settle_cancel(timer, cookie);
 	struct conn *c = bpf_map_lookup_elem(&conns, &cookie);
 	if (!c)
@@ -921,8 +924,8 @@ int BPF_PROG(handle_timer_expire, struct timer_list *timer)
 {
 	if (!is_timewait_timer(timer))
 		return 0;
-	const struct inet_timewait_sock *tw = timer_owner(timer);
-	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	__u64 cookie;
+	const struct inet_timewait_sock *tw = timer_owner(timer, &cookie);
 	timewait_timer_ended(cookie, BPF_CORE_READ(tw, tw_substate), timer->expires, bpf_ktime_get_ns(),
 			     bpf_jiffies64());
 	return 0;
@@ -940,13 +943,11 @@ int BPF_PROG(handle_timer_cancel, struct timer_list *timer)
 {
 	if (!is_timewait_timer(timer))
 		return 0;
-	settle_cancel(NULL, 0);
-	__u32 zero = 0;
-	struct tcpstate_tw_cancel *p = bpf_map_lookup_elem(&tw_cancels, &zero);
+	struct tcpstate_tw_cancel *p = settle_cancel(NULL, 0);
 	if (!p)
 		return 0;
-	const struct inet_timewait_sock *tw = timer_owner(timer);
-	__u64 cookie = BPF_CORE_READ(tw, __tw_common.skc_cookie.counter);
+	__u64 cookie;
+	const struct inet_timewait_sock *tw = timer_owner(timer, &cookie);
 	if (!bpf_map_lookup_elem(&conns, &cookie))
 		return 0;
 	p->cookie = cookie;

@@ -173,7 +173,7 @@ NativeCapture::NativeCapture(const Napi::CallbackInfo& info) : Napi::ObjectWrap<
     throw;
   }
   open_ = true;
-  FlushTimerCancels();  // timer strategy: the first reading of the kernel's jiffy clock
+  RunTimerStrategyChecks();  // timer strategy: the first reading of the kernel's jiffy clock
   self_ = Napi::Persistent(info.This().As<Napi::Object>());
   cleanup_hook_ = napi_add_env_cleanup_hook(env, OnEnvCleanup, this) == napi_ok;
 }
@@ -414,7 +414,7 @@ void NativeCapture::OnReadable(uv_poll_t* handle, int status, int) {
 
 void NativeCapture::OnLatencyTimer(uv_timer_t* handle) {
   auto* self = static_cast<NativeCapture*>(handle->data);
-  self->FlushTimerCancels();
+  self->RunTimerStrategyChecks();
   self->Drain();
 }
 
@@ -424,7 +424,7 @@ void NativeCapture::OnLatencyTimer(uv_timer_t* handle) {
 // with no re-arm after it is the end of that TIME_WAIT: the BPF side decides
 // at that CPU's next timewait timer event, and this settles the ones still
 // waiting (at most one per CPU), running the flush program on each such CPU.
-void NativeCapture::FlushTimerCancels() {
+void NativeCapture::RunTimerStrategyChecks() {
   if (!open_ || tw_cancels_fd_ < 0 || flush_prog_fd_ < 0 || poll_prog_fd_ < 0) return;
   LIBBPF_OPTS(bpf_test_run_opts, poll);
   bpf_prog_test_run_opts(poll_prog_fd_, &poll);
@@ -518,7 +518,7 @@ Napi::Value NativeCapture::Sweep(const Napi::CallbackInfo& info) {
 
 // Delivers whatever waits in the ring buffer now.
 Napi::Value NativeCapture::Flush(const Napi::CallbackInfo& info) {
-  FlushTimerCancels();
+  RunTimerStrategyChecks();
   Drain();
   return info.Env().Undefined();
 }

@@ -40,7 +40,7 @@ class NativeCapture : public Napi::ObjectWrap<NativeCapture> {
   void RunSweep();
   void SweepNetns(uint32_t netns);
   void CountTimewait(const uint8_t* record, size_t size);
-  void FlushTimerCancels();
+  void RunTimerStrategyChecks();
   // Reads the ring buffer out and calls onBatch once per batch.
   void Drain();
   void DeliverBatch();

@@ -283,13 +283,11 @@ export class KernelCapture {
     if (typeof onEvents !== 'function') throw badOption('onEvents must be a function.');
     return KernelCapture.start(
       options,
+      // The addon copies only TRANSITION records into the records array.
       (view, count) => {
-        const events: KernelEvent[] = [];
-        for (let i = 0; i < count; i++) {
-          const r = decodeRecord(view, i * RECORD_SIZE);
-          if (r.kind === RecordKind.TRANSITION) events.push(toEvent(r));
-        }
-        if (events.length) onEvents(events, { wallClockOffsetNs: wallClockOffsetNs() });
+        const events = new Array<KernelEvent>(count);
+        for (let i = 0; i < count; i++) events[i] = toEvent(decodeRecord(view, i * RECORD_SIZE));
+        if (count > 0) onEvents(events, { wallClockOffsetNs: wallClockOffsetNs() });
       },
       internals,
     );

@@ -11,8 +11,8 @@ const NS_PER_S = 1_000_000_000n;
 /** Below 2^53 ns (104 days) a u64 of nanoseconds is exact as a double: no bigint needed. */
 const EXACT_HI = 0x200000;
 /**
- * What a batch's JS objects and its buffer's allocation take beside the
- * records, counted against the window's byte limit with its first record
+ * What a batch's JS objects (its view of the capture's records array and
+ * the window's entry) take beside the records, counted against the window's byte limit with its first record
  * (at a few records per batch, on a quiet host, they outweigh the records).
  */
 const BATCH_OVERHEAD_BYTES = 512;
