@@ -74,8 +74,8 @@ const SAMPLES = Number(values.samples);
 const GRPC_SAMPLES = Number(values['grpc-samples']);
 const BASELINE_EVENTS = Math.min(Number(values['baseline-events']), EVENTS);
 const HOUR_NS = 3_600_000_000_000n;
-/** The agent's capture rate at this machine's maximum connection rate (BENCHMARKS.md, kernel capture: median of 9 rounds). */
-const AGENT_MAX_EVENTS_PER_SECOND = 52_824;
+/** The agent's capture rate at this machine's maximum connection rate (BENCHMARKS.md, kernel capture on a quiet machine, e0b4cbe). */
+const AGENT_MAX_EVENTS_PER_SECOND = 127_839;
 
 interface BackendResult {
   name: string;

@@ -14,6 +14,7 @@ import { type AgentPki, createAgentPki } from './support/agent-pki.js';
 import { CollectorClient } from './support/collector-client.js';
 import { agentAddress, createFleetNetwork, type FleetNetwork, GrpcJsAgent, startAgent, startCollector } from './support/fleet.js';
 import { caughtUp, eventually, expectEverySeqOnce, storedEventCount } from './support/ingest-checks.js';
+import { storedEvents } from './support/stored-runs.js';
 
 /** nginx on host 1: port 80 lets the client close first; port 81 closes first itself (the client's side then ends at once, no TIME_WAIT). */
 const CLIENT_CLOSES = 80;
@@ -208,10 +209,10 @@ describe('collector operations', () => {
     await hostIn(client, (h) => h.agentId === h0.name, HostState.CONNECTED, h0.name);
     await caughtUp(client, watched);
 
-    // The database stalls: a transaction holds a SHARE lock on the events
+    // The database stalls: a transaction holds a SHARE lock on the event blocks
     // table, so every insert waits (reads, leases and ListHosts do not).
-    const locker = holdPostgresLock(url, 'LOCK TABLE events IN SHARE MODE');
-    await eventually(async () => (postgresValue(url, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'events' AND l.mode = 'ShareLock' AND l.granted") === '1' ? true : undefined), 'the lock on events');
+    const locker = holdPostgresLock(url, 'LOCK TABLE event_blocks IN SHARE MODE');
+    await eventually(async () => (postgresValue(url, "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'event_blocks' AND l.mode = 'ShareLock' AND l.granted") === '1' ? true : undefined), 'the lock on events');
     const storedBefore = storedEventCount(url);
     await curl(h0, h1, 30431);
     const lagging = await hostIn(client, (h) => h.agentId === h0.name, HostState.LAGGING, `${h0.name} with its writes stalled`);
@@ -277,7 +278,10 @@ describe('collector operations', () => {
     };
     await eventually(() => closedPorts(oldPorts), 'the old connections, closed, in QueryTimeline');
     await caughtUp(client, watched);
-    const rowsOf = (table: string, portList: number[]) => sqliteCount(store, `SELECT count(*) FROM ${table} WHERE local_port IN (${portList.join(',')})`);
+    const rowsOf = (table: 'events' | 'connections', portList: number[]) =>
+      table === 'events'
+        ? storedEvents(store).filter(({ event }) => portList.includes(event.localPort)).length
+        : sqliteCount(store, `SELECT count(*) FROM connections WHERE local_port IN (${portList.join(',')})`);
     const oldEvents = rowsOf('events', oldPorts);
     // Five transitions each: CLOSE->SYN_SENT->ESTABLISHED->CLOSE_WAIT->LAST_ACK->CLOSE.
     expect([oldEvents, rowsOf('connections', oldPorts)]).toEqual([oldPorts.length * 5, oldPorts.length]);

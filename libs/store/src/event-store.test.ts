@@ -567,11 +567,11 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     expect(await again.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 6n });
     await again.close();
     const versions = await backend.exec(target, 'SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
     // A store written by a newer tcpstate is refused with a message saying so.
     await backend.exec(target, "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (99, 'from the future', 0)");
     await expect(openStore(target)).rejects.toThrow(SchemaVersionError);
-    await expect(openStore(target)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(4\)/);
+    await expect(openStore(target)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(5\)/);
   });
 
   it('shares agents between replicas through leases', async () => {

@@ -7,3 +7,4 @@ export { PostgresStore } from './postgres-store.js';
 export { applyEvents, type ConnectionEvent, type ConnectionState, type Segment } from './connection-builder.js';
 export { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_STEPS } from './queries.js';
 export type { TimeInput } from './time.js';
+export { decodeEventBlock, type StoredEvent } from './event-block.js';

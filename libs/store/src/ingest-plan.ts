@@ -1,23 +1,18 @@
 // What both back-ends do around their SQL at ingest: check a batch, turn it
 // into column values, and derive connection rows from the events inserted.
 import type { Gap, StateChange } from '@tcpstate/proto';
-import { addressKey, toInt64 } from './address-key.js';
+import { addressKey } from './address-key.js';
 import { applyEvents, type ConnectionEvent, type ConnectionState, type Segment } from './connection-builder.js';
 import { StoreError } from './errors.js';
 import type { IngestBatch } from './event-store.js';
-import { connectionEventOf } from './row-mapping.js';
+import { decodeEventBlock, type EventBlock, type StoredEvent } from './event-block.js';
+import { storedEventOf } from './row-mapping.js';
 import { encodeSegments, mergeSegments } from './segment-codec.js';
-import { durationNs, nowNs, toNs } from './time.js';
-
-/** One event of a batch, as the agent sent it and as the builder reads it. */
-export interface BatchEvent {
-  change: StateChange;
-  derived: ConnectionEvent;
-}
+import { nowNs, toNs } from './time.js';
 
 /** A checked batch: events unique by seq in ascending order. */
 export interface PreparedBatch {
-  events: BatchEvent[];
+  events: StoredEvent[];
   gaps: readonly Gap[];
   /** Events repeated inside the batch itself (counted as duplicates). */
   repeatedInBatch: number;
@@ -42,49 +37,31 @@ export function prepareBatch(agentId: string, bootId: string, batch: IngestBatch
     }
   }
   // An agent sends its events in seq order: then there is nothing to sort or drop.
-  if (ascending) return { events: batch.events.map(batchEvent), gaps: batch.gaps, repeatedInBatch: 0 };
+  if (ascending) return { events: batch.events.map(storedEventOf), gaps: batch.gaps, repeatedInBatch: 0 };
   const bySeq = new Map<bigint, StateChange>();
   for (const change of batch.events) if (!bySeq.has(change.seq)) bySeq.set(change.seq, change);
-  const events = [...bySeq.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1)).map(batchEvent);
+  const events = [...bySeq.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1)).map(storedEventOf);
   return { events, gaps: batch.gaps, repeatedInBatch: batch.events.length - events.length };
 }
 
-function batchEvent(change: StateChange): BatchEvent {
-  return { change, derived: connectionEventOf(change) };
+/**
+ * The events of a batch that are not stored yet, given the stored blocks
+ * whose seq range overlaps the batch's (none, unless a batch is replayed or
+ * two replicas briefly ingest one agent).
+ */
+export function notStoredYet(events: StoredEvent[], overlapping: readonly Uint8Array[]): StoredEvent[] {
+  if (overlapping.length === 0) return events;
+  const stored = new Set<bigint>();
+  for (const blob of overlapping) for (const e of decodeEventBlock(blob)) stored.add(e.seq);
+  return events.filter((e) => !stored.has(e.seq));
 }
 
-/** Columns of the events table, in the order of eventValues. */
-export const EVENT_COLUMNS = [
-  'run_id', 'seq', 'time_ns', 'monotonic_ns', 'cookie', 'family', 'local_address', 'local_port',
-  'remote_address', 'remote_port', 'old_state', 'new_state', 'side', 'time_in_old_state_ns', 'pid', 'comm',
-  'cgroup_id', 'netns', 'observed_by', 'time_uncertainty_ns',
-] as const;
+/** Columns of the event_blocks table, in the order of blockValues. */
+export const BLOCK_COLUMNS = ['run_id', 'first_seq', 'last_seq', 'first_time_ns', 'last_time_ns', 'count', 'events'] as const;
 
-/** One event's values for EVENT_COLUMNS, in `into` when given (SQLite binds one row at a time and reuses its array). */
-export function eventValues(runId: bigint, e: BatchEvent, into: unknown[] = new Array<unknown>(EVENT_COLUMNS.length)): unknown[] {
-  const c = e.change;
-  const d = e.derived;
-  into[0] = runId;
-  into[1] = c.seq;
-  into[2] = d.timeNs;
-  into[3] = toInt64(c.monotonicNs);
-  into[4] = d.cookie;
-  into[5] = c.family;
-  into[6] = c.localAddress;
-  into[7] = c.localPort;
-  into[8] = c.remoteAddress;
-  into[9] = c.remotePort;
-  into[10] = c.oldState;
-  into[11] = c.newState;
-  into[12] = c.side;
-  into[13] = d.timeInOldStateNs;
-  into[14] = c.pid;
-  into[15] = c.comm;
-  into[16] = toInt64(c.cgroupId);
-  into[17] = c.netns;
-  into[18] = c.observedBy;
-  into[19] = c.timeUncertainty ? durationNs(c.timeUncertainty) : null;
-  return into;
+/** One block's values for BLOCK_COLUMNS. */
+export function blockValues(runId: bigint, b: EventBlock): unknown[] {
+  return [runId, b.firstSeq, b.lastSeq, b.firstTimeNs, b.lastTimeNs, b.count, b.events];
 }
 
 /** Columns of the gaps table, in the order of gapValues. */
@@ -167,14 +144,21 @@ function sameIdentity(a: ConnectionState, b: ConnectionState): boolean {
 }
 
 /** Inserted events grouped per connection (stored cookie), each group in seq order. */
-export function groupByConnection(inserted: readonly BatchEvent[]): Map<bigint, ConnectionEvent[]> {
+export function groupByConnection(inserted: readonly StoredEvent[]): Map<bigint, ConnectionEvent[]> {
   const groups = new Map<bigint, ConnectionEvent[]>();
   for (const e of inserted) {
-    const group = groups.get(e.derived.cookie);
-    if (group) group.push(e.derived);
-    else groups.set(e.derived.cookie, [e.derived]);
+    const group = groups.get(e.cookie);
+    if (group) group.push(e);
+    else groups.set(e.cookie, [e]);
   }
   return groups;
+}
+
+/** The events of one connection (cookie) with seq in [low, high] among stored blocks, in seq order. */
+export function eventsOfConnection(blocks: readonly Uint8Array[], cookie: bigint, low: bigint, high: bigint): StoredEvent[] {
+  const events: StoredEvent[] = [];
+  for (const blob of blocks) for (const e of decodeEventBlock(blob)) if (e.cookie === cookie && e.seq >= low && e.seq <= high) events.push(e);
+  return events.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
 }
 
 /**
@@ -199,7 +183,7 @@ export function needsRebuild(state: ConnectionState | undefined, events: readonl
 
 /** The run's cursor and time range moved by what was inserted; undefined when nothing was. */
 export function runProgress(
-  inserted: readonly BatchEvent[],
+  inserted: readonly StoredEvent[],
   insertedGaps: readonly Gap[],
 ): { lastSeq: bigint; firstTimeNs: bigint; lastTimeNs: bigint } | undefined {
   let lastSeq = -1n;
@@ -210,8 +194,8 @@ export function runProgress(
     if (last === undefined || t > last) last = t;
   };
   for (const e of inserted) {
-    if (e.change.seq > lastSeq) lastSeq = e.change.seq;
-    see(e.derived.timeNs);
+    if (e.seq > lastSeq) lastSeq = e.seq;
+    see(e.timeNs);
   }
   for (const g of insertedGaps) {
     if (g.lastSeq > lastSeq) lastSeq = g.lastSeq;

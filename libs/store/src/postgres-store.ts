@@ -31,17 +31,18 @@ import type {
   TimeWindow,
 } from './event-store.js';
 import {
-  type BatchEvent,
+  BLOCK_COLUMNS,
+  blockValues,
   CONNECTION_COLUMN_NAMES,
   connectionValues,
   type DerivedConnection,
   deriveConnection,
-  EVENT_COLUMNS,
-  eventValues,
+  eventsOfConnection,
   GAP_COLUMNS,
   gapValues,
   groupByConnection,
   needsRebuild,
+  notStoredYet,
   prepareBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
@@ -50,11 +51,11 @@ import {
   type StoredConnection,
 } from './ingest-plan.js';
 import { columnLiterals, type PgArrayType } from './pg-arrays.js';
-import { minuteSpans } from './event-minutes.js';
+import { encodeEventBlocks, type StoredEvent } from './event-block.js';
 import { StoreQueries } from './queries.js';
 import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
-import { big, connectionEventOfRow, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
+import { big, eventBlocksOfRows, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
 import { encodeSegments } from './segment-codec.js';
 import { newerSchemaMessage, postgresMigrations } from './schema.js';
 import { numberedPlaceholders, raw, type Row, type Sql, type SqlRunner } from './sql.js';
@@ -65,13 +66,8 @@ const MIGRATION_LOCK = 0x74637073746174n;
 /** The database clock in ns: lease expiry is judged by one clock, not by each replica's. */
 const DB_NOW_NS = '(floor(extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)';
 
+const BLOCK_PLACEHOLDERS = BLOCK_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
 /** PostgreSQL column types of the arrays a batch is sent as (unnest), per column. */
-const EVENT_TYPES: Record<(typeof EVENT_COLUMNS)[number], PgArrayType> = {
-  run_id: 'bigint', seq: 'bigint', time_ns: 'bigint', monotonic_ns: 'bigint', cookie: 'bigint',
-  family: 'smallint', local_address: 'text', local_port: 'integer', remote_address: 'text', remote_port: 'integer',
-  old_state: 'smallint', new_state: 'smallint', side: 'smallint', time_in_old_state_ns: 'bigint', pid: 'bigint',
-  comm: 'text', cgroup_id: 'bigint', netns: 'bigint', observed_by: 'smallint', time_uncertainty_ns: 'bigint',
-};
 const GAP_TYPES: Record<(typeof GAP_COLUMNS)[number], PgArrayType> = {
   run_id: 'bigint', reason: 'smallint', count: 'bigint', first_seq: 'bigint', last_seq: 'bigint',
   time_ns: 'bigint', message: 'text',
@@ -169,19 +165,17 @@ export class PostgresStore implements EventStore {
         return { result: { inserted: 0, duplicates: 0, gapsInserted: 0 }, runId: undefined };
       }
       const runId = this.runIds.get(runKey) ?? (await this.runId(client, agentId, bootId));
-      // 1. Events, once each: RETURNING names those this transaction inserted.
-      let inserted: BatchEvent[] = [];
+      // 1. Events, once each, as a block (event-block.ts). The run's row is locked first: two replicas briefly
+      //    ingesting one agent take turns, and the second sees the first's block among those overlapping its batch.
+      let inserted: StoredEvent[] = [];
       if (prepared.events.length > 0) {
-        const rows = await this.run(
-          client,
-          `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) ${unnestSelect(EVENT_COLUMNS, EVENT_TYPES)}
-           ON CONFLICT DO NOTHING RETURNING seq`,
-          columnLiterals(prepared.events.map((e) => eventValues(runId, e)), EVENT_COLUMNS.map((c) => EVENT_TYPES[c])),
-        );
-        if (rows.length === prepared.events.length) inserted = prepared.events;
-        else {
-          const seqs = new Set(rows.map((r) => big(r.seq)));
-          inserted = prepared.events.filter((e) => seqs.has(e.change.seq));
+        await this.run(client, 'SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE', [runId]);
+        const overlapping = await this.run(client, 'SELECT events FROM event_blocks WHERE run_id = $1 AND last_seq >= $2 AND first_seq <= $3', [
+          runId, prepared.events[0].seq, prepared.events[prepared.events.length - 1].seq,
+        ]);
+        inserted = notStoredYet(prepared.events, overlapping.map((r) => r.events as Uint8Array));
+        for (const block of encodeEventBlocks(inserted)) {
+          await this.run(client, `INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${BLOCK_PLACEHOLDERS})`, blockValues(runId, block));
         }
       }
       // 2. Gaps, once each.
@@ -201,23 +195,14 @@ export class PostgresStore implements EventStore {
       // 3. The derived rows of the connections those events belong to.
       const groups = groupByConnection(inserted);
       if (groups.size > 0) await this.deriveConnections(client, runId, groups);
-      // 4. The resume cursor, and the seq ranges of the events' minutes (event-minutes.ts), in one statement.
+      // 4. The resume cursor.
       const progress = runProgress(inserted, insertedGaps);
       if (progress) {
-        const spans = minuteSpans(inserted);
         await this.run(
           client,
-          `WITH minutes AS (
-             INSERT INTO event_minutes (minute, run_id, first_seq, last_seq)
-             SELECT minute, $4::bigint, first_seq, last_seq FROM unnest($5::bigint[], $6::bigint[], $7::bigint[]) AS u(minute, first_seq, last_seq)
-             ON CONFLICT (minute, run_id) DO UPDATE SET first_seq = LEAST(event_minutes.first_seq, EXCLUDED.first_seq),
-               last_seq = GREATEST(event_minutes.last_seq, EXCLUDED.last_seq))
-           UPDATE runs SET last_seq = GREATEST(last_seq, $1), first_time_ns = LEAST(first_time_ns, $2),
+          `UPDATE runs SET last_seq = GREATEST(last_seq, $1), first_time_ns = LEAST(first_time_ns, $2),
              last_time_ns = GREATEST(last_time_ns, $3) WHERE run_id = $4`,
-          [
-            progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId,
-            ...columnLiterals(spans.map((m) => [m.minute, m.firstSeq, m.lastSeq]), ['bigint', 'bigint', 'bigint']),
-          ],
+          [progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId],
         );
       }
       const result: IngestResult = {
@@ -312,18 +297,9 @@ export class PostgresStore implements EventStore {
     connections: { cookie: bigint; range: [bigint, bigint] }[],
   ): Promise<Map<bigint, ConnectionEvent[]>> {
     const all = new Map<bigint, ConnectionEvent[]>();
-    if (connections.length === 0) return all;
-    const eventRows = await this.run(
-      client,
-      `SELECT e.* FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS k(cookie, low, high)
-       JOIN events e ON e.run_id = $1 AND e.seq BETWEEN k.low AND k.high AND e.cookie = k.cookie ORDER BY e.cookie, e.seq`,
-      [runId, ...columnLiterals(connections.map((c) => [c.cookie, ...c.range]), ['bigint', 'bigint', 'bigint'])],
-    );
-    for (const r of eventRows) {
-      const e = connectionEventOfRow(r);
-      const list = all.get(e.cookie);
-      if (list) list.push(e);
-      else all.set(e.cookie, [e]);
+    for (const { cookie, range } of connections) {
+      const blocks = await this.run(client, 'SELECT events FROM event_blocks WHERE run_id = $1 AND last_seq >= $2 AND first_seq <= $3', [runId, ...range]);
+      all.set(cookie, eventsOfConnection(blocks.map((r) => r.events as Uint8Array), cookie, ...range));
     }
     return all;
   }
@@ -538,6 +514,7 @@ export class PostgresStore implements EventStore {
         if (current >= migration.version) return;
         await client.query(migration.sql);
         if (migration.convert === 'inline-segments') await inlineSegments(client);
+        if (migration.convert === 'event-blocks') await eventBlocks(client);
         if (migration.finish) await client.query(migration.finish);
         await client.query('INSERT INTO schema_migrations (version, name, applied_ns) VALUES ($1, $2, $3)', [
           migration.version, migration.name, nowNs(),
@@ -553,6 +530,19 @@ export class PostgresStore implements EventStore {
     ]);
     const rows = await this.run(this.pool, "SELECT value FROM store_meta WHERE key = 'page_token_key'", []);
     return Buffer.from(String(rows[0].value), 'hex');
+  }
+}
+
+/** Schema version 5's data step: the rows of the events table become blocks (of at most 1,000 events). */
+async function eventBlocks(client: pg.PoolClient): Promise<void> {
+  let after: [unknown, unknown] = ['-9223372036854775808', '-9223372036854775808'];
+  for (;;) {
+    const rows = (await client.query('SELECT * FROM events WHERE (run_id, seq) > ($1, $2) ORDER BY run_id, seq LIMIT 1000', after)).rows as Row[];
+    if (rows.length === 0) return;
+    for (const { runId, block } of eventBlocksOfRows(rows)) {
+      await client.query(`INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${BLOCK_PLACEHOLDERS})`, blockValues(runId, block));
+    }
+    after = [rows.at(-1)!.run_id, rows.at(-1)!.seq];
   }
 }
 

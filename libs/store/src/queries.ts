@@ -17,7 +17,7 @@ import {
 import { formatEndpoint } from '@tcpstate/model';
 import { addressKey, toInt64 } from './address-key.js';
 import { InvalidQueryError } from './errors.js';
-import { eventsInWindow } from './event-minutes.js';
+import { decodeEventBlock, MAX_BLOCK_SPAN_NS } from './event-block.js';
 import type { ConnectionKey, EndpointSpec, PeerLookup, StatsQuery, TimelineQuery, TimeWindow } from './event-store.js';
 import { filtersAreEmpty, filtersToSql, hostsOf } from './filter-sql.js';
 import { decodeSegments } from './segment-codec.js';
@@ -28,7 +28,6 @@ import {
   type ConnectionRecord,
   connectionRecordOfRow,
   gapOfRow,
-  int,
   stateSegmentOf,
 } from './row-mapping.js';
 import { join, list, raw, type Sql, sql, type SqlRunner } from './sql.js';
@@ -53,7 +52,6 @@ const FROM_CONNECTIONS = raw(
 );
 const CONNECTION_ORDER = raw('ORDER BY c.first_seen_ns, c.run_id, c.cookie');
 /** Joins a table aliased s or e to its connection row c. */
-const joinConnection = (alias: string) => raw(`JOIN connections c ON c.run_id = ${alias}.run_id AND c.cookie = ${alias}.cookie`);
 
 /** [start, end) in ns, validated. */
 export function windowNs(window: TimeWindow): [bigint, bigint] {
@@ -194,20 +192,28 @@ export class StoreQueries {
       throw new InvalidQueryError(`the step is too small for the window: ${points} points, at most ${MAX_STEPS}`);
     }
 
-    const events = eventsInWindow(start, end);
-    const transitionRows = await this.db.all(sql`SELECT e.old_state AS old_state, e.new_state AS new_state, COUNT(*) AS n
-      FROM ${events.from} ${filtersAreEmpty(include, exclude) ? raw('') : joinConnection('e')}
-      WHERE ${events.where} AND ${where}
-      GROUP BY e.old_state, e.new_state ORDER BY e.old_state, e.new_state`);
-
     // Segments live inside their connection rows: read the rows of every
     // connection alive in the window (the three parts of queryTimeline, no
     // page) and pick the segments here. A segment that ended in the window, or
     // a TIME_WAIT/CLOSE_WAIT segment that overlaps it, belongs to a connection
     // seen in it (segments end at events, and an open segment means an open
     // connection).
-    const part = (overlap: Sql) => sql`SELECT c.segments AS segments FROM connections c WHERE ${overlap} AND ${where}`;
+    const part = (overlap: Sql) => sql`SELECT c.run_id AS run_id, c.cookie AS cookie, c.segments AS segments FROM connections c WHERE ${overlap} AND ${where}`;
     const segmentRows = await this.db.all(join(overlapParts(start, end).map(part), ' UNION ALL '));
+    // The transitions are the raw events in the window (event-block.ts), of these connections when filtered.
+    const blocks = await this.db.all(sql`SELECT run_id, events FROM event_blocks
+      WHERE last_time_ns >= ${start} AND last_time_ns < ${end + MAX_BLOCK_SPAN_NS} AND first_time_ns < ${end}`);
+    const chosen = filtersAreEmpty(include, exclude) ? undefined : new Set(segmentRows.map((r) => `${r.run_id}/${r.cookie}`));
+    const transitions = new Map<number, { oldState: number; newState: number; count: bigint }>();
+    for (const block of blocks) {
+      for (const e of decodeEventBlock(block.events as Uint8Array)) {
+        if (e.timeNs < start || e.timeNs >= end || (chosen && !chosen.has(`${block.run_id}/${e.cookie}`))) continue;
+        const key = e.oldState * 256 + e.newState;
+        const counted = transitions.get(key);
+        if (counted) counted.count++;
+        else transitions.set(key, { oldState: e.oldState, newState: e.newState, count: 1n });
+      }
+    }
     const durationsByState = new Map<number, bigint[]>();
     const timeWait = new Coverage();
     const closeWait = new Coverage();
@@ -231,7 +237,7 @@ export class StoreQueries {
     }
 
     return create(GetStatsResponseSchema, {
-      transitions: transitionRows.map((r) => ({ oldState: int(r.old_state), newState: int(r.new_state), count: big(r.n) })),
+      transitions: [...transitions].sort(([a], [b]) => a - b).map(([, t]) => t),
       durations: [...durationsByState].sort(([a], [b]) => a - b).map(([state, durations]) => {
         durations.sort(ascending);
         // Nearest rank: the p-th percentile of n values is the ceil(p * n / 100)-th smallest.
@@ -298,21 +304,22 @@ export class StoreQueries {
  * overlaps [start, end)", each one range of an index so that the work
  * follows the window, not the history before or after it:
  * 1. began inside: connections_first_seen, in page order;
- * 2. began before, last seen within LONG_CONNECTION_NS after start: a bounded
- *    range of connections_last_seen (which holds first_seen_ns too); the
- *    unary + keeps first_seen's index out of the plan;
- * 3. began before, last seen later than that: such a connection lived longer
- *    than LONG_CONNECTION_NS, so the small partial index connections_long
- *    (long-lived connections only) has it; without this split the range
- *    "last seen after start" held every connection of the rest of the history;
+ * 2. began at most LONG_CONNECTION_NS before start, lived at most that long,
+ *    last seen at or after start: a bounded range of connections_first_seen
+ *    (a connection that lived at most that long and was seen at or after
+ *    start began at most that long before it);
+ * 3. began before, lived longer, last seen at or after start: the small
+ *    partial index connections_long (long-lived connections only); the unary
+ *    + keeps first_seen's index out of the plan;
  * 4. began before, last seen before, still open: the partial index connections_open.
+ * Without an index on last_seen_ns (dropped in schema version 5), nearly
+ * every update of a connection row at ingest leaves the indexes alone.
  */
 export function overlapParts(start: bigint, end: bigint): Sql[] {
-  const longAfter = start + LONG_CONNECTION_NS;
   return [
     sql`c.first_seen_ns >= ${start} AND c.first_seen_ns < ${end}`,
-    sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND c.last_seen_ns < ${longAfter}`,
-    sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${longAfter} AND ${raw(LONG_CONNECTION_SQL)}`,
+    sql`c.first_seen_ns >= ${start - LONG_CONNECTION_NS} AND c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND NOT (${raw(LONG_CONNECTION_SQL)})`,
+    sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND ${raw(LONG_CONNECTION_SQL)}`,
     sql`c.open AND c.first_seen_ns < ${start} AND c.last_seen_ns < ${start}`,
   ];
 }

@@ -1,6 +1,5 @@
 // Retention by age, as statements each back-end runs in one transaction (in
 // this order: the segments are counted before their connection rows go).
-import { minuteOf } from './event-minutes.js';
 import { type Sql, sql } from './sql.js';
 
 /**
@@ -9,7 +8,8 @@ import { type Sql, sql } from './sql.js';
  * sockets are gone even if their CLOSE was never seen).
  */
 function staleConnection(cutoffNs: bigint): Sql {
-  return sql`c.last_seen_ns < ${cutoffNs} AND (NOT c.open OR EXISTS (
+  // first_seen_ns <= last_seen_ns: the condition on it makes the old rows a range of connections_first_seen.
+  return sql`c.first_seen_ns < ${cutoffNs} AND c.last_seen_ns < ${cutoffNs} AND (NOT c.open OR EXISTS (
     SELECT 1 FROM runs own JOIN runs newer ON newer.agent_id = own.agent_id
     WHERE own.run_id = c.run_id AND newer.last_time_ns > own.last_time_ns))`;
 }
@@ -24,17 +24,15 @@ export function retentionStatements(
   cutoffNs: bigint,
 ): { what?: 'events' | 'gaps' | 'segments' | 'connections'; statement: Sql; counts?: true }[] {
   const stale = staleConnection(cutoffNs);
-  const cutoffMinute = minuteOf(cutoffNs);
   return [
-    // Events are found through event_minutes (event-minutes.ts): the minutes up to the cut-off's hold every older event.
+    // Events go a block at a time (event-block.ts), once the newest of the block is older than the cut-off:
+    // an event outlives it by at most MAX_BLOCK_SPAN_NS (a second).
     {
       what: 'events',
-      statement: sql`DELETE FROM events WHERE (run_id, seq) IN (SELECT e.run_id, e.seq FROM event_minutes m
-        JOIN events e ON e.run_id = m.run_id AND e.seq BETWEEN m.first_seq AND m.last_seq
-        WHERE m.minute <= ${cutoffMinute} AND e.time_ns < ${cutoffNs})`,
+      statement: sql`SELECT coalesce(SUM(count), 0) AS n FROM event_blocks WHERE last_time_ns < ${cutoffNs}`,
+      counts: true,
     },
-    // A minute before the cut-off's has no event left; the cut-off's own may still have some.
-    { statement: sql`DELETE FROM event_minutes WHERE minute < ${cutoffMinute}` },
+    { statement: sql`DELETE FROM event_blocks WHERE last_time_ns < ${cutoffNs}` },
     { what: 'gaps', statement: sql`DELETE FROM gaps WHERE time_ns < ${cutoffNs}` },
     { what: 'segments', statement: sql`SELECT coalesce(SUM(c.segment_count), 0) AS n FROM connections c WHERE ${stale}`, counts: true },
     {

@@ -13,7 +13,8 @@ import {
   StateSegmentSchema,
 } from '@tcpstate/proto';
 import { fromInt64, toInt64 } from './address-key.js';
-import type { ConnectionEvent, ConnectionState, Segment } from './connection-builder.js';
+import type { ConnectionState, Segment } from './connection-builder.js';
+import { encodeEventBlocks, type EventBlock, type StoredEvent } from './event-block.js';
 import { StoreError } from './errors.js';
 import type { StoredConnection } from './ingest-plan.js';
 import { decodeSegments } from './segment-codec.js';
@@ -42,8 +43,8 @@ export function bool(value: unknown): boolean {
   return typeof value === 'boolean' ? value : big(value) !== 0n;
 }
 
-/** The builder's view of an event from the agent. */
-export function connectionEventOf(e: StateChange): ConnectionEvent {
+/** An event from the agent as the store keeps it (and the builder reads it). */
+export function storedEventOf(e: StateChange): StoredEvent {
   if (!e.time) throw new StoreError(`event seq ${e.seq} of agent ${e.agentId} has no time`);
   return {
     seq: e.seq,
@@ -62,11 +63,14 @@ export function connectionEventOf(e: StateChange): ConnectionEvent {
     comm: e.comm,
     netns: e.netns,
     observedBy: e.observedBy,
+    monotonicNs: toInt64(e.monotonicNs),
+    cgroupId: toInt64(e.cgroupId),
+    timeUncertaintyNs: e.timeUncertainty ? durationNs(e.timeUncertainty) : null,
   };
 }
 
-/** The builder's view of a stored event row (columns of the events table). */
-export function connectionEventOfRow(r: Row): ConnectionEvent {
+/** A row of the events table (schema versions 1 to 4, read when migrating). */
+export function storedEventOfRow(r: Row): StoredEvent {
   return {
     seq: big(r.seq),
     timeNs: big(r.time_ns),
@@ -84,7 +88,23 @@ export function connectionEventOfRow(r: Row): ConnectionEvent {
     comm: String(r.comm),
     netns: int(r.netns),
     observedBy: int(r.observed_by),
+    monotonicNs: big(r.monotonic_ns),
+    cgroupId: big(r.cgroup_id),
+    timeUncertaintyNs: bigOrNull(r.time_uncertainty_ns),
   };
+}
+
+/** Rows of the events table in (run_id, seq) order as event blocks (schema version 5's data step). */
+export function eventBlocksOfRows(rows: readonly Row[]): { runId: bigint; block: EventBlock }[] {
+  const blocks: { runId: bigint; block: EventBlock }[] = [];
+  let start = 0;
+  for (let i = 1; i <= rows.length; i++) {
+    if (i < rows.length && big(rows[i].run_id) === big(rows[start].run_id)) continue;
+    const runId = big(rows[start].run_id);
+    for (const block of encodeEventBlocks(rows.slice(start, i).map(storedEventOfRow))) blocks.push({ runId, block });
+    start = i;
+  }
+  return blocks;
 }
 
 /** The derived row as stored; undefined for a row that nothing was applied to yet (a PostgreSQL placeholder). */

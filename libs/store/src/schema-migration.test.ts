@@ -1,8 +1,8 @@
 // Schema version 3 on a database written by versions 1-2: segments move from
 // their table into the connection rows, the events index by connection goes,
 // and ingest carries on from the migrated rows, a rebuild included.
-// Schema version 4 on a database written by version 3: event_minutes replaces
-// the index on events.time_ns, and stats, retention and ingest work from it.
+// Schema version 5 on a database written by version 4: the event rows become
+// event blocks, and stats, ingest (dedup and rebuild) and retention work from them.
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
@@ -13,9 +13,10 @@ import { describe, expect, it } from 'vitest';
 import { applyEvents, type Segment } from './connection-builder.js';
 import { openStore } from './open-store.js';
 import { CONNECTION_COLUMN_NAMES, connectionValues, deriveConnection } from './ingest-plan.js';
-import { connectionEventOf } from './row-mapping.js';
+import { storedEventOf } from './row-mapping.js';
 import { type Migration, postgresMigrations, sqliteMigrations } from './schema.js';
 import { SQLITE_FILE } from './sqlite-store.js';
+import { decodeEventBlock } from './event-block.js';
 import { pgRows, sqliteRows, testDatabases } from './test-support/databases.js';
 import { toNs } from './time.js';
 
@@ -64,13 +65,13 @@ const plainTimeline = (segments: { state: number; start?: { seconds: bigint; nan
 
 /** What versions 1-2 stored for STORED_BEFORE, as SQL: the run, the events, the connection row and its segment rows. */
 function versionTwoRows(bool: (b: boolean) => string): string[] {
-  const applied = applyEvents(undefined, undefined, STORED_BEFORE.map(connectionEventOf));
+  const applied = applyEvents(undefined, undefined, STORED_BEFORE.map(storedEventOf));
   const s = applied.state;
   const n = (v: bigint | number | null) => (v === null ? 'NULL' : String(v));
   return [
     `INSERT INTO runs (agent_id, boot_id, last_seq, first_time_ns, last_time_ns) VALUES ('agent-a', 'boot-a', 4, ${s.firstSeenNs}, ${s.lastSeenNs})`,
     ...STORED_BEFORE.map((e) => {
-      const d = connectionEventOf(e);
+      const d = storedEventOf(e);
       return `INSERT INTO events VALUES (1, ${e.seq}, ${d.timeNs}, ${e.monotonicNs}, 7, 2, '10.0.0.1', 40000, '10.0.0.2', 80,
         ${e.oldState}, ${e.newState}, ${e.side}, ${n(d.timeInOldStateNs)}, 4242, 'curl', 0, 4026531840, 1, NULL)`;
     }),
@@ -84,21 +85,18 @@ function versionTwoRows(bool: (b: boolean) => string): string[] {
   ];
 }
 
-// T0 is 20 s into a minute: MINUTE starts at T0 - 20 s, the next one at T0 + 40 s.
-const MINUTE = BigInt(T0 - 20_000) / 60_000n;
-// Version 3 holds seqs 1-7: cookie 7's connection, closed by seq 6 in the next
-// minute, and seq 7 (cookie 8) back in the first minute: the two minutes' seq
-// ranges overlap. Seq 8 comes after the migration.
-const V3_EVENTS = [...EVENTS, event(6, 45_000, TIME_WAIT, CLOSE), event(7, 39_990, CLOSE, SYN_SENT, undefined, 8n)];
+// Version 4 holds seqs 1-7: cookie 7's connection, closed by seq 6 45 s later,
+// and seq 7 (cookie 8) 39.99 s in. Seq 8 comes after the migration.
+const V4_EVENTS = [...EVENTS, event(6, 45_000, TIME_WAIT, CLOSE), event(7, 39_990, CLOSE, SYN_SENT, undefined, 8n)];
 const LATER = event(8, 39_995, SYN_SENT, ESTABLISHED, 5, 8n);
 
-/** What version 3 stored for V3_EVENTS, as SQL: the run, the events, and the connection rows with their segments BLOBs. */
-function versionThreeRows(literal: (value: unknown) => string): string[] {
-  const derived = [7n, 8n].map((cookie) => deriveConnection(undefined, V3_EVENTS.filter((e) => e.cookie === cookie).map(connectionEventOf)));
+/** What versions 3-4 stored for V4_EVENTS, as SQL: the run, the events, and the connection rows with their segments BLOBs. */
+function versionFourRows(literal: (value: unknown) => string): string[] {
+  const derived = [7n, 8n].map((cookie) => deriveConnection(undefined, V4_EVENTS.filter((e) => e.cookie === cookie).map(storedEventOf)));
   return [
     `INSERT INTO runs (agent_id, boot_id, last_seq, first_time_ns, last_time_ns) VALUES ('agent-a', 'boot-a', 7, ${toNs(timestampFromMs(T0 + 1000))}, ${toNs(timestampFromMs(T0 + 45_000))})`,
-    ...V3_EVENTS.map((e) => {
-      const d = connectionEventOf(e);
+    ...V4_EVENTS.map((e) => {
+      const d = storedEventOf(e);
       return `INSERT INTO events VALUES (1, ${e.seq}, ${d.timeNs}, ${e.monotonicNs}, ${d.cookie}, 2, '10.0.0.1', 40000, '10.0.0.2', 80,
         ${e.oldState}, ${e.newState}, ${e.side}, ${literal(d.timeInOldStateNs)}, 4242, 'curl', 0, 4026531840, 1, NULL)`;
     }),
@@ -117,8 +115,8 @@ interface Backend {
   name: string;
   /** A database at schema version 2 holding versionTwoRows; returns the store target. */
   versionTwo(): Promise<string>;
-  /** A database at schema version 3 holding versionThreeRows; returns the store target. */
-  versionThree(): Promise<string>;
+  /** A database at schema version 4 holding versionFourRows; returns the store target. */
+  versionFour(): Promise<string>;
   query(target: string, text: string): Promise<Record<string, unknown>[]>;
 }
 
@@ -138,14 +136,14 @@ const sqlite: Backend = {
     db.close();
     return dir;
   },
-  async versionThree() {
+  async versionFour() {
     const dir = await databases.tempDir();
     const db = new Database(join(dir, SQLITE_FILE));
     db.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)');
-    for (const text of schemaUpTo(sqliteMigrations, 3)) db.exec(text);
+    for (const text of schemaUpTo(sqliteMigrations, 4)) db.exec(text);
     const literal = (v: unknown) =>
       v === null ? 'NULL' : typeof v === 'boolean' ? (v ? '1' : '0') : Buffer.isBuffer(v) ? `X'${v.toString('hex')}'` : typeof v === 'string' ? `'${v}'` : String(v);
-    for (const text of versionThreeRows(literal)) db.exec(text);
+    for (const text of versionFourRows(literal)) db.exec(text);
     db.close();
     return dir;
   },
@@ -170,16 +168,16 @@ const postgresBackend: Backend = {
     }
     return url;
   },
-  async versionThree() {
-    const url = await databases.postgres().createDatabase('migration_v3');
+  async versionFour() {
+    const url = await databases.postgres().createDatabase('migration_v4');
     const client = new pg.Client(url);
     await client.connect();
     try {
       await client.query('CREATE TABLE schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_ns bigint NOT NULL)');
-      for (const text of schemaUpTo(postgresMigrations, 3)) await client.query(text);
+      for (const text of schemaUpTo(postgresMigrations, 4)) await client.query(text);
       const literal = (v: unknown) =>
         v === null ? 'NULL' : typeof v === 'boolean' ? String(v) : Buffer.isBuffer(v) ? `'\\x${v.toString('hex')}'` : typeof v === 'string' ? `'${v}'` : String(v);
-      for (const text of versionThreeRows(literal)) await client.query(text);
+      for (const text of versionFourRows(literal)) await client.query(text);
     } finally {
       await client.end();
     }
@@ -191,21 +189,21 @@ const postgresBackend: Backend = {
 describe.each([sqlite, postgresBackend])('schema version 3 on $name', (backend) => {
   it('moves stored segments into their rows, and ingest carries on from them', async () => {
     const target = await backend.versionTwo();
-    const before = applyEvents(undefined, undefined, STORED_BEFORE.map(connectionEventOf)).segments;
+    const before = applyEvents(undefined, undefined, STORED_BEFORE.map(storedEventOf)).segments;
     const store = await openStore(target);
     try {
       const ref = { agentId: 'agent-a', bootId: 'boot-a', cookie: 7n };
       expect(plainTimeline((await store.getConnection(ref))!.segments)).toEqual(plain(before));
       // seq 3 arrives late: the row is rebuilt from the stored events (a migrated row has no first_seq: the run from its start).
       expect(await store.ingest('agent-a', 'boot-a', { events: [EVENTS[2], EVENTS[4]], gaps: [] })).toEqual({ inserted: 2, duplicates: 0, gapsInserted: 0 });
-      const all = applyEvents(undefined, undefined, EVENTS.map(connectionEventOf)).segments;
+      const all = applyEvents(undefined, undefined, EVENTS.map(storedEventOf)).segments;
       expect(plain(all).map(([state]) => state)).toEqual([SYN_SENT, ESTABLISHED, FIN_WAIT1, FIN_WAIT2, TIME_WAIT]);
       expect(plainTimeline((await store.getConnection(ref))!.segments)).toEqual(plain(all));
       expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 5n });
     } finally {
       await store.close();
     }
-    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
     const tables = backend.name === 'sqlite'
       ? "SELECT name FROM sqlite_schema WHERE name IN ('segments', 'events_connection')"
       : "SELECT relname AS name FROM pg_class WHERE relname IN ('segments', 'events_connection')";
@@ -213,19 +211,21 @@ describe.each([sqlite, postgresBackend])('schema version 3 on $name', (backend) 
   });
 });
 
-describe.each([sqlite, postgresBackend])('schema version 4 on $name', (backend) => {
-  it('finds events by time through event_minutes: stats, ingest and retention carry on from version 3', async () => {
-    const target = await backend.versionThree();
+describe.each([sqlite, postgresBackend])('schema version 5 on $name', (backend) => {
+  it('turns the event rows into blocks: stats, ingest and retention carry on from version 4', async () => {
+    const target = await backend.versionFour();
     const window = (fromMs: number, toMs: number) => ({ start: timestampFromMs(T0 + fromMs), end: timestampFromMs(T0 + toMs) });
     const transitions = async (fromMs: number, toMs: number) =>
       (await store.stats({ ...window(fromMs, toMs), stepMs: 1000 })).transitions.map((t) => [t.oldState, t.newState, Number(t.count)]);
-    const minutes = async () =>
-      (await backend.query(target, 'SELECT minute, run_id, first_seq, last_seq FROM event_minutes ORDER BY minute, run_id')).map((r) =>
-        [BigInt(r.minute as bigint) - MINUTE, Number(r.run_id), Number(r.first_seq), Number(r.last_seq)]);
+    const blocks = async () =>
+      (await backend.query(target, 'SELECT run_id, first_seq, last_seq, count, events FROM event_blocks ORDER BY run_id, first_seq')).map((r) =>
+        [Number(r.run_id), Number(r.first_seq), Number(r.last_seq), Number(r.count), decodeEventBlock(r.events as Uint8Array).map((e) => Number(e.seq))]);
     const store = await openStore(target);
     try {
-      // Overlapping ranges: seq 6 (next minute) lies inside the first minute's range [1, 7], and is counted once.
-      expect(await minutes()).toEqual([[0n, 1, 1, 7], [1n, 1, 6, 6]]);
+      // Every field of every event survives the move; a block's events lie within a second of each other.
+      const migrated = await backend.query(target, 'SELECT events FROM event_blocks ORDER BY first_seq');
+      expect(migrated.flatMap((r) => decodeEventBlock(r.events as Uint8Array))).toEqual(V4_EVENTS.map(storedEventOf));
+      expect(await blocks()).toEqual([[1, 1, 5, 5, [1, 2, 3, 4, 5]], [1, 6, 6, 1, [6]], [1, 7, 7, 1, [7]]]);
       expect(await transitions(0, 100_000)).toEqual([
         [ESTABLISHED, FIN_WAIT1, 1], [SYN_SENT, ESTABLISHED, 1], [FIN_WAIT1, FIN_WAIT2, 1], [FIN_WAIT2, TIME_WAIT, 1],
         [TIME_WAIT, CLOSE, 1], [CLOSE, SYN_SENT, 2],
@@ -233,28 +233,30 @@ describe.each([sqlite, postgresBackend])('schema version 4 on $name', (backend) 
       expect(await transitions(40_000, 100_000)).toEqual([[TIME_WAIT, CLOSE, 1]]);
       expect(await transitions(1500, 40_000)).toEqual([[ESTABLISHED, FIN_WAIT1, 1], [FIN_WAIT1, FIN_WAIT2, 1], [FIN_WAIT2, TIME_WAIT, 1], [CLOSE, SYN_SENT, 1]]);
 
-      expect(await store.ingest('agent-a', 'boot-a', { events: [LATER], gaps: [] })).toEqual({ inserted: 1, duplicates: 0, gapsInserted: 0 });
-      expect(await minutes()).toEqual([[0n, 1, 1, 8], [1n, 1, 6, 6]]);
+      // A replayed seq is not stored again; the new one is a block of its own.
+      expect(await store.ingest('agent-a', 'boot-a', { events: [V4_EVENTS[6], LATER], gaps: [] })).toEqual({ inserted: 1, duplicates: 1, gapsInserted: 0 });
+      expect((await blocks()).at(-1)).toEqual([1, 8, 8, 1, [8]]);
       expect(await transitions(39_990, 40_000)).toEqual([[SYN_SENT, ESTABLISHED, 1], [CLOSE, SYN_SENT, 1]]);
       expect(plainTimeline((await store.getConnection({ agentId: 'agent-a', bootId: 'boot-a', cookie: 8n }))!.segments)).toEqual([
         [SYN_SENT, 39_990, 39_995, false], [ESTABLISHED, 39_995, null, false],
       ]);
       expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 8n });
 
-      // The cut-off is the second minute's start: the first minute's events and row go, seq 6 and its row stay.
+      // Retention at 40 s removes the events before it (seqs 1-5, 7, 8) and keeps seq 6 (45 s) and its open-until-then connection.
       expect(await store.deleteOlderThan(timestampFromMs(T0 + 40_000))).toEqual({ events: 7, connections: 0, segments: 0, gaps: 0 });
-      expect(await minutes()).toEqual([[1n, 1, 6, 6]]);
+      expect(await blocks()).toEqual([[1, 6, 6, 1, [6]]]);
       expect(await transitions(0, 100_000)).toEqual([[TIME_WAIT, CLOSE, 1]]);
-      // A cut-off inside a minute keeps its row and the events after it.
-      expect(await store.deleteOlderThan(timestampFromMs(T0 + 44_000))).toEqual({ events: 0, connections: 0, segments: 0, gaps: 0 });
-      expect(await minutes()).toEqual([[1n, 1, 6, 6]]);
+      // At 46 s seq 6 goes, and the closed connection with it; cookie 8's, still open, stays.
+      expect(await store.deleteOlderThan(timestampFromMs(T0 + 46_000))).toEqual({ events: 1, connections: 1, segments: 5, gaps: 0 });
+      expect(await blocks()).toEqual([]);
+      expect(await transitions(0, 100_000)).toEqual([]);
     } finally {
       await store.close();
     }
-    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
-    const index = backend.name === 'sqlite'
-      ? "SELECT name FROM sqlite_schema WHERE name = 'events_time'"
-      : "SELECT relname AS name FROM pg_class WHERE relname = 'events_time'";
-    expect(await backend.query(target, index)).toEqual([]);
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    const gone = backend.name === 'sqlite'
+      ? "SELECT name FROM sqlite_schema WHERE name IN ('events', 'event_minutes')"
+      : "SELECT relname AS name FROM pg_class WHERE relname IN ('events', 'event_minutes')";
+    expect(await backend.query(target, gone)).toEqual([]);
   });
 });

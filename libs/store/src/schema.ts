@@ -6,13 +6,14 @@
 //   runs         one per agent run (agent_id, boot_id): its integer run_id, the highest
 //                seq and the time range stored (the resume cursor). The other tables
 //                name the run by run_id, so rows and indexes do not repeat two strings.
-//   events       every StateChange, once: key (run_id, seq)
+//   events       every StateChange, once: key (run_id, seq); since version 5 event_blocks
+//   event_blocks the StateChanges of one ingested batch as one BLOB (event-block.ts), once
+//                each (run_id, seq): the block's seq and time ranges select it
 //   connections  the derived row per (run_id, cookie), kept current at ingest
 //   segments     a connection's state segments, key (run_id, cookie, idx); since version 3
 //                they are a BLOB in the connection row instead (segment-codec.ts)
-//   event_minutes  per run and minute of event time, the seq range of that minute's events:
-//                finds events by time (GetStats, retention) since version 4, which dropped
-//                the index on events.time_ns (event-minutes.ts)
+//   event_minutes  per run and minute of event time, the seq range of that minute's events
+//                (versions 4 only: event_blocks carry their time range)
 //   gaps         losses reported by agents
 //   hosts        what the collector knows of each agent (hostname, address, strategies)
 //   leases       which collector replica ingests which agent, until when
@@ -26,7 +27,7 @@ export interface Migration {
   name: string;
   sql: string;
   /** A data step in code, run after `sql` (same transaction); each back-end implements it. */
-  convert?: 'inline-segments';
+  convert?: 'inline-segments' | 'event-blocks';
   /** SQL run after the data step. */
   finish?: string;
 }
@@ -142,6 +143,27 @@ INSERT INTO event_minutes SELECT time_ns / 60000000000, run_id, min(seq), max(se
 DROP INDEX events_time;
 `,
   },
+  {
+    version: 5,
+    name: 'events as one block per ingested batch; no index on connections.last_seen_ns',
+    // A row per event cost as much as everything else at ingest (event-block.ts,
+    // BENCHMARKS.md); blocks are selected by seq range (dedup at ingest, the
+    // rare rebuild) and by time range (GetStats, retention). The index on
+    // last_seen_ns changed with nearly every update of a connection row:
+    // windows find connections by first_seen_ns instead (queries.ts, overlapParts).
+    sql: `
+CREATE TABLE event_blocks (
+  run_id INTEGER NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+  first_time_ns INTEGER NOT NULL, last_time_ns INTEGER NOT NULL, count INTEGER NOT NULL, events BLOB NOT NULL,
+  PRIMARY KEY (run_id, first_seq)
+);
+CREATE INDEX event_blocks_seq ON event_blocks (run_id, last_seq, first_seq);
+CREATE INDEX event_blocks_time ON event_blocks (last_time_ns);
+DROP INDEX connections_last_seen;
+`,
+    convert: 'event-blocks',
+    finish: 'DROP TABLE events; DROP TABLE event_minutes;',
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -227,6 +249,23 @@ CREATE TABLE event_minutes (
 INSERT INTO event_minutes SELECT time_ns / 60000000000, run_id, min(seq), max(seq) FROM events GROUP BY time_ns / 60000000000, run_id;
 DROP INDEX events_time;
 `,
+  },
+  {
+    version: 5,
+    name: 'events as one block per ingested batch; no index on connections.last_seen_ns',
+    // As in SQLite's version 5.
+    sql: `
+CREATE TABLE event_blocks (
+  run_id bigint NOT NULL, first_seq bigint NOT NULL, last_seq bigint NOT NULL,
+  first_time_ns bigint NOT NULL, last_time_ns bigint NOT NULL, count integer NOT NULL, events bytea NOT NULL,
+  PRIMARY KEY (run_id, first_seq)
+);
+CREATE INDEX event_blocks_seq ON event_blocks (run_id, last_seq, first_seq);
+CREATE INDEX event_blocks_time ON event_blocks (last_time_ns);
+DROP INDEX connections_last_seen;
+`,
+    convert: 'event-blocks',
+    finish: 'DROP TABLE events; DROP TABLE event_minutes;',
   },
 ];
 

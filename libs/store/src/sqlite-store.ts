@@ -26,28 +26,29 @@ import type {
   TimeWindow,
 } from './event-store.js';
 import {
-  type BatchEvent,
+  BLOCK_COLUMNS,
+  blockValues,
   CONNECTION_COLUMN_NAMES,
   connectionValues,
   type DerivedConnection,
   deriveConnection,
-  EVENT_COLUMNS,
-  eventValues,
+  eventsOfConnection,
   GAP_COLUMNS,
   gapValues,
   groupByConnection,
   needsRebuild,
+  notStoredYet,
   prepareBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
   rebuildRange,
   runProgress,
 } from './ingest-plan.js';
-import { minuteSpans } from './event-minutes.js';
+import { encodeEventBlocks, type StoredEvent } from './event-block.js';
 import { StoreQueries } from './queries.js';
 import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
-import { big, connectionEventOfRow, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
+import { big, eventBlocksOfRows, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
 import { encodeSegments } from './segment-codec.js';
 import { newerSchemaMessage, sqliteMigrations } from './schema.js';
 import { type Row, type Sql, sql, type SqlRunner } from './sql.js';
@@ -61,20 +62,19 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 
 // Statements of ingest, written once (the statement cache is keyed by text).
 // One row per statement: multi-row INSERT ... RETURNING measured no faster in better-sqlite3.
-const INSERT_EVENT = `INSERT INTO events (${EVENT_COLUMNS.join(', ')}) VALUES (${placeholders(EVENT_COLUMNS.length)}) ON CONFLICT DO NOTHING`;
+const INSERT_BLOCK = `INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${placeholders(BLOCK_COLUMNS.length)})`;
+// Stored blocks whose seq range overlaps [?, ?] of the run: what a batch must not store again.
+const SELECT_OVERLAPPING_BLOCKS = 'SELECT events FROM event_blocks WHERE run_id = ? AND last_seq >= ? AND first_seq <= ?';
 const INSERT_GAP = `INSERT INTO gaps (${GAP_COLUMNS.join(', ')}) VALUES (${placeholders(GAP_COLUMNS.length)}) ON CONFLICT DO NOTHING`;
 const SELECT_RUN = 'SELECT run_id FROM runs WHERE agent_id = ? AND boot_id = ?';
 // A new run starts with an empty time range (first > last); its first insert sets it.
 const INSERT_RUN = 'INSERT INTO runs (agent_id, boot_id, last_seq, first_time_ns, last_time_ns) VALUES (?, ?, 0, 9223372036854775807, 0)';
 // A batch's existing connection rows in one statement: the cookies as a JSON array (SQLite reads its integers as int64).
 const SELECT_CONNECTIONS = 'SELECT * FROM connections WHERE run_id = ? AND cookie IN (SELECT value FROM json_each(?))';
-const SELECT_CONNECTION_EVENTS = 'SELECT * FROM events WHERE run_id = ? AND seq BETWEEN ? AND ? AND cookie = ? ORDER BY seq';
 const INSERT_CONNECTION = `INSERT INTO connections (${CONNECTION_COLUMN_NAMES.join(', ')}) VALUES (${placeholders(CONNECTION_COLUMN_NAMES.length)})`;
 const UPDATE_CONNECTION = `UPDATE connections SET ${CONNECTION_COLUMN_NAMES.slice(2).map((c) => `${c} = ?`).join(', ')} WHERE run_id = ? AND cookie = ?`;
 // SQLite rewrites only the indexes holding a column that an UPDATE sets: this one leaves first_seen and endpoints alone.
 const UPDATE_PROGRESS = `UPDATE connections SET ${PROGRESS_COLUMN_NAMES.map((c) => `${c} = ?`).join(', ')} WHERE run_id = ? AND cookie = ?`;
-const ADD_MINUTE = `INSERT INTO event_minutes (minute, run_id, first_seq, last_seq) VALUES (?, ?, ?, ?)
-  ON CONFLICT (minute, run_id) DO UPDATE SET first_seq = min(first_seq, excluded.first_seq), last_seq = max(last_seq, excluded.last_seq)`;
 const ADVANCE_RUN = `UPDATE runs SET last_seq = max(last_seq, ?), first_time_ns = min(first_time_ns, ?), last_time_ns = max(last_time_ns, ?)
   WHERE run_id = ?`;
 const UPSERT_HOST_FROM_INGEST = `INSERT INTO hosts (agent_id, hostname, address, boot_id, strategies, updated_ns) VALUES (?, ?, '', '', '[]', ?)
@@ -149,8 +149,6 @@ export class SqliteStore implements EventStore {
     const insertGap = this.statement(INSERT_GAP);
     const insertedGaps: Gap[] = prepared.gaps.filter((g) => insertGap.run(gapValues(runId, g)).changes === 1);
 
-    const addMinute = this.statement(ADD_MINUTE);
-    for (const m of minuteSpans(inserted)) addMinute.run(m.minute, runId, m.firstSeq, m.lastSeq);
     const groups = groupByConnection(inserted);
     if (groups.size > 0) {
       const rows = this.statement(SELECT_CONNECTIONS).all(runId, `[${[...groups.keys()].join(',')}]`) as Row[];
@@ -175,11 +173,14 @@ export class SqliteStore implements EventStore {
     this.hostsRecorded.add(key);
   }
 
-  /** Inserts the events not stored yet; returns those inserted. */
-  private insertEvents(runId: bigint, events: readonly BatchEvent[]): BatchEvent[] {
-    const insert = this.statement(INSERT_EVENT);
-    const values: unknown[] = new Array(EVENT_COLUMNS.length); // bound row by row: one array for all
-    return events.filter((e) => insert.run(eventValues(runId, e, values)).changes === 1);
+  /** Stores the events not stored yet as blocks (one, unless their times spread wide); returns those stored. */
+  private insertEvents(runId: bigint, events: StoredEvent[]): StoredEvent[] {
+    if (events.length === 0) return events;
+    const overlapping = this.statement(SELECT_OVERLAPPING_BLOCKS).pluck().all(runId, events[0].seq, events[events.length - 1].seq) as Uint8Array[];
+    const fresh = notStoredYet(events, overlapping);
+    const insert = this.statement(INSERT_BLOCK);
+    for (const block of encodeEventBlocks(fresh)) insert.run(...blockValues(runId, block));
+    return fresh;
   }
 
   /** The run_id of an agent run, created on its first batch. */
@@ -200,8 +201,8 @@ export class SqliteStore implements EventStore {
     let derived: DerivedConnection;
     if (stored && needsRebuild(stored.state, events)) {
       const [low, high] = rebuildRange(stored.state, events);
-      const all = (this.statement(SELECT_CONNECTION_EVENTS).all(runId, low, high, cookie) as Row[]).map(connectionEventOfRow);
-      derived = deriveConnection(undefined, all);
+      const blocks = this.statement(SELECT_OVERLAPPING_BLOCKS).pluck().all(runId, low, high) as Uint8Array[];
+      derived = deriveConnection(undefined, eventsOfConnection(blocks, cookie, low, high));
     } else {
       derived = deriveConnection(stored, events);
     }
@@ -345,6 +346,7 @@ function migrate(db: Database.Database, location: string): void {
       if (current() >= migration.version) return;
       db.exec(migration.sql);
       if (migration.convert === 'inline-segments') inlineSegments(db);
+      if (migration.convert === 'event-blocks') eventBlocks(db);
       if (migration.finish) db.exec(migration.finish);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)').run(migration.version, migration.name, nowNs());
     }).immediate();
@@ -365,6 +367,19 @@ function inlineSegments(db: Database.Database): void {
       update.run(encodeSegments(segments), segments.length, k.run_id, k.cookie);
     }
     after = [keys.at(-1)!.run_id, keys.at(-1)!.cookie];
+  }
+}
+
+/** Schema version 5's data step: the rows of the events table become blocks (of at most 1,000 events). */
+function eventBlocks(db: Database.Database): void {
+  const next = db.prepare('SELECT * FROM events WHERE (run_id, seq) > (?, ?) ORDER BY run_id, seq LIMIT 1000');
+  const insert = db.prepare(INSERT_BLOCK);
+  let after: [unknown, unknown] = [-(2n ** 63n), -(2n ** 63n)];
+  for (;;) {
+    const rows = next.all(...after) as Row[];
+    if (rows.length === 0) return;
+    for (const { runId, block } of eventBlocksOfRows(rows)) insert.run(...blockValues(runId, block));
+    after = [rows.at(-1)!.run_id, rows.at(-1)!.seq];
   }
 }
 

@@ -1,8 +1,10 @@
 // What the store holds, read straight from the database with its own command
 // line client (sqlite3, psql): the tests check the collector's storage, not
-// the collector's account of it.
+// the collector's account of it. Events are stored in blocks (libs/store
+// event-block.ts), decoded here with the store's decoder.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { decodeEventBlock, type StoredEvent } from '@tcpstate/store';
 
 /** One agent run in the store. */
 export interface StoredRun {
@@ -13,7 +15,8 @@ export interface StoredRun {
   gaps: { reason: number; firstSeq: number; lastSeq: number; count: number }[];
 }
 
-const EVENTS_SQL = 'SELECT r.agent_id, r.boot_id, e.seq FROM events e JOIN runs r ON r.run_id = e.run_id ORDER BY r.agent_id, r.boot_id, e.seq';
+const blocksSql = (hex: string) =>
+  `SELECT r.agent_id, r.boot_id, ${hex} FROM event_blocks b JOIN runs r ON r.run_id = b.run_id ORDER BY r.agent_id, r.boot_id, b.first_seq`;
 const GAPS_SQL = 'SELECT r.agent_id, r.boot_id, g.reason, g.first_seq, g.last_seq, g.count FROM gaps g JOIN runs r ON r.run_id = g.run_id ORDER BY 1, 2, 4';
 
 function query(store: string, text: string): string[][] {
@@ -21,6 +24,12 @@ function query(store: string, text: string): string[][] {
     ? execFileSync('psql', [store, '-At', '-F', '|', '-c', text], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 })
     : execFileSync('sqlite3', ['-separator', '|', join(store, 'tcpstate.db'), text], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   return out.split('\n').filter((l) => l !== '').map((l) => l.split('|'));
+}
+
+/** Every stored event with its run, in run and seq order (an event stored twice appears twice). */
+export function storedEvents(store: string): { agentId: string; bootId: string; event: StoredEvent }[] {
+  const text = store.startsWith('postgres://') ? blocksSql("encode(b.events, 'hex')") : blocksSql('hex(b.events)');
+  return query(store, text).flatMap(([agentId, bootId, hex]) => decodeEventBlock(Buffer.from(hex, 'hex')).map((event) => ({ agentId, bootId, event })));
 }
 
 /** Every run in the store (a data directory or a postgres:// URL) with its seqs and gaps. */
@@ -32,7 +41,8 @@ export function storedRuns(store: string): StoredRun[] {
     if (!r) runs.set(key, (r = { agentId, bootId, seqs: [], gaps: [] }));
     return r;
   };
-  for (const [agentId, bootId, seq] of query(store, EVENTS_SQL)) run(agentId, bootId).seqs.push(Number(seq));
+  for (const { agentId, bootId, event } of storedEvents(store)) run(agentId, bootId).seqs.push(Number(event.seq));
+  for (const r of runs.values()) r.seqs.sort((a, b) => a - b);
   for (const [agentId, bootId, reason, first, last, count] of query(store, GAPS_SQL)) {
     run(agentId, bootId).gaps.push({ reason: Number(reason), firstSeq: Number(first), lastSeq: Number(last), count: Number(count) });
   }
