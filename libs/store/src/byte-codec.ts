@@ -4,7 +4,7 @@
 import { StoreError } from './errors.js';
 
 /** Values of smaller magnitude zigzag-map below 2^53, exact in a double. */
-const SAFE_HALF = 2n ** 52n;
+const SAFE_HALF_NUMBER = 2 ** 52;
 
 export class ByteWriter {
   private buffer: Buffer;
@@ -49,10 +49,10 @@ export class ByteWriter {
 
   /** A difference of two 64-bit values, wrapped to 64 bits and zigzag-mapped so small magnitudes take few bytes. */
   zigzag(difference: bigint): void {
-    // Most differences (all but a connection's first start) are far below 2^52: map them in numbers,
-    // without the bigint operations (a third of the encoder's time at ingest).
-    if (difference > -SAFE_HALF && difference < SAFE_HALF) {
-      const n = Number(difference);
+    // Most differences are far below 2^52: map them in numbers, without further bigint operations (the
+    // conversion is exact below 2^52 and rounds a larger magnitude to at least 2^52, so the test is exact).
+    const n = Number(difference);
+    if (n > -SAFE_HALF_NUMBER && n < SAFE_HALF_NUMBER) {
       this.uint(n >= 0 ? n * 2 : -n * 2 - 1);
       return;
     }

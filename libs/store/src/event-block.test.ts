@@ -72,6 +72,14 @@ describe('event block codec', () => {
     expect([block.firstSeq, block.lastSeq, block.firstTimeNs, block.lastTimeNs]).toEqual([1n, 2n ** 40n, min, max]);
   });
 
+  it('keeps differences exact on both sides of 2^52, where the encoder leaves numbers for bigints', () => {
+    const h = 2n ** 52n;
+    const steps = [h - 1n, h, h + 1n, -(h - 1n), -h, -(h + 1n), 3n * h + 7n, -(3n * h + 7n)];
+    let t = 0n;
+    const events = steps.map((d, i) => event(BigInt(i + 1), (t += d), CLOSE, SYN_SENT, { cookie: t, monotonicNs: -t, cgroupId: d }));
+    expect(decodeEventBlock(encodeEventBlock(events).events)).toEqual(events);
+  });
+
   it('refuses an empty or out-of-order batch, and a block it cannot read, with a StoreError naming the problem', () => {
     expect(() => encodeEventBlock([])).toThrow(/at least one event/);
     expect(() => encodeEventBlock([event(2n, T, CLOSE, SYN_SENT), event(2n, T, SYN_SENT, ESTABLISHED)])).toThrow(/seq 2 follows seq 2/);
