@@ -441,6 +441,29 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     expect(established && Number(established.count)).toBe(1);
   });
 
+  it('finds a connection that began before the window on either side of the two-minute line, and none twice', async () => {
+    const store = await open();
+    // c41 lives exactly two minutes (10000..130000), c42 a millisecond longer (a long-lived connection), c43 a second.
+    const lives: [number, number][] = [[41, 130_000], [42, 130_001], [43, 11_000]];
+    let seq = 0;
+    const events = lives.flatMap(([cookie, endMs]) => {
+      const c = { cookie, side: Side.CLIENT, local: ['10.0.0.4', 40000 + cookie] as [string, number] };
+      return [
+        event('agent-d', 'boot-d', c, { seq: ++seq, ms: 10_000, old: CLOSE, new: SYN_SENT }),
+        event('agent-d', 'boot-d', c, { seq: ++seq, ms: 10_001, old: SYN_SENT, new: ESTABLISHED }),
+        event('agent-d', 'boot-d', c, { seq: ++seq, ms: endMs, old: ESTABLISHED, new: CLOSE }),
+      ];
+    });
+    await store.ingest('agent-d', 'boot-d', { events: events.sort((a, b) => Number(a.seq - b.seq)), gaps: [] });
+    const cookies = async (startMs: number, endMs: number) =>
+      (await store.queryTimeline({ start: at(startMs), end: at(endMs) })).connections.map((c) => Number(c.ref!.cookie));
+    expect(await cookies(130_000, 131_000)).toEqual([41, 42]);
+    expect(await cookies(130_001, 131_000)).toEqual([42]);
+    expect(await cookies(130_002, 131_000)).toEqual([]);
+    expect(await cookies(11_000, 11_001)).toEqual([41, 42, 43]);
+    expect(await cookies(11_001, 130_000)).toEqual([41, 42]);
+  });
+
   it('filters connections by host, endpoint, CIDR, side, state and process', async () => {
     const store = await open();
     await store.ingest('agent-a', 'boot-a', { events: [...clientClosesFirst(), ...clientInTimeWait()], gaps: [] }, 'host-a');

@@ -90,7 +90,7 @@ export class StoreQueries {
     // carry keys only; the page's rows are joined at the end.
     const limit = pageSize + 1;
     const part = (overlap: Sql) => sql`SELECT c.first_seen_ns, c.run_id, c.cookie FROM connections c WHERE ${overlap} AND ${where} ${keyset}`;
-    const [beganInside, ...before] = overlapParts(start, end);
+    const [beganInside, ...before] = overlapParts(start, end, this.db.dialect);
     const rows = await this.db.all(sql`WITH
         began_inside AS MATERIALIZED (${part(beganInside)} ${CONNECTION_ORDER} LIMIT ${limit}),
         ${join(before.map((p, i) => sql`before_${raw(String(i))} AS MATERIALIZED (${part(p)})`), ', ')},
@@ -199,7 +199,7 @@ export class StoreQueries {
     // seen in it (segments end at events, and an open segment means an open
     // connection).
     const part = (overlap: Sql) => sql`SELECT c.run_id AS run_id, c.cookie AS cookie, c.segments AS segments FROM connections c WHERE ${overlap} AND ${where}`;
-    const segmentRows = await this.db.all(join(overlapParts(start, end).map(part), ' UNION ALL '));
+    const segmentRows = await this.db.all(join(overlapParts(start, end, this.db.dialect).map(part), ' UNION ALL '));
     // The transitions are the raw events in the window (event-block.ts), of these connections when filtered.
     const blocks = await this.db.all(sql`SELECT run_id, events FROM event_blocks
       WHERE last_time_ns >= ${start} AND last_time_ns < ${end + MAX_BLOCK_SPAN_NS} AND first_time_ns < ${end}`);
@@ -304,21 +304,26 @@ export class StoreQueries {
  * overlaps [start, end)", each one range of an index so that the work
  * follows the window, not the history before or after it:
  * 1. began inside: connections_first_seen, in page order;
- * 2. began at most LONG_CONNECTION_NS before start, lived at most that long,
- *    last seen at or after start: a bounded range of connections_first_seen
- *    (a connection that lived at most that long and was seen at or after
- *    start began at most that long before it);
+ * 2. began before, lived at most LONG_CONNECTION_NS, last seen at or after
+ *    start. SQLite: a bounded range of connections_first_seen (such a
+ *    connection began at most that long before start); SQLite has no index on
+ *    last_seen_ns since schema version 5, so that nearly every update of a
+ *    connection row at ingest leaves the indexes alone. PostgreSQL: a bounded
+ *    range of connections_last_seen (which holds first_seen_ns too: no heap
+ *    fetch per candidate; every update there writes every index anyway, since
+ *    connections_long's predicate reads last_seen_ns);
  * 3. began before, lived longer, last seen at or after start: the small
  *    partial index connections_long (long-lived connections only); the unary
  *    + keeps first_seen's index out of the plan;
  * 4. began before, last seen before, still open: the partial index connections_open.
- * Without an index on last_seen_ns (dropped in schema version 5), nearly
- * every update of a connection row at ingest leaves the indexes alone.
  */
-export function overlapParts(start: bigint, end: bigint): Sql[] {
+export function overlapParts(start: bigint, end: bigint, dialect: SqlRunner['dialect']): Sql[] {
+  const notLong = raw(`NOT (${LONG_CONNECTION_SQL})`);
   return [
     sql`c.first_seen_ns >= ${start} AND c.first_seen_ns < ${end}`,
-    sql`c.first_seen_ns >= ${start - LONG_CONNECTION_NS} AND c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND NOT (${raw(LONG_CONNECTION_SQL)})`,
+    dialect === 'sqlite'
+      ? sql`c.first_seen_ns >= ${start - LONG_CONNECTION_NS} AND c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND ${notLong}`
+      : sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND c.last_seen_ns <= ${start + LONG_CONNECTION_NS} AND ${notLong}`,
     sql`+c.first_seen_ns < ${start} AND c.last_seen_ns >= ${start} AND ${raw(LONG_CONNECTION_SQL)}`,
     sql`c.open AND c.first_seen_ns < ${start} AND c.last_seen_ns < ${start}`,
   ];
