@@ -95,6 +95,18 @@ export class ByteReader {
     return this.bytes[this.offset++];
   }
 
+  /** Steps over `count` varints without reading them. */
+  skip(count: number): void {
+    for (let i = 0; i < count; i++) while (this.next() >= 0x80);
+  }
+
+  /** Steps over a string. */
+  skipText(): void {
+    const length = this.uint();
+    if (this.offset + length > this.bytes.length) throw new StoreError(`${this.what} end in the middle of a string`);
+    this.offset += length;
+  }
+
   uint(): number {
     let value = 0;
     let scale = 1;

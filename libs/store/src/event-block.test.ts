@@ -1,6 +1,6 @@
 import { AddressFamily, Observation, Side, TcpState } from '@tcpstate/proto';
 import { describe, expect, it } from 'vitest';
-import { decodeEventBlock, encodeEventBlock, encodeEventBlocks, MAX_BLOCK_SPAN_NS, type StoredEvent } from './event-block.js';
+import { countTransitions, decodeEventBlock, encodeEventBlock, encodeEventBlocks, MAX_BLOCK_SPAN_NS, type StoredEvent } from './event-block.js';
 import { StoreError } from './errors.js';
 
 const T = 1_764_000_000_123_456_789n; // a 2025 time in ns: needs the 64-bit path
@@ -78,6 +78,23 @@ describe('event block codec', () => {
     let t = 0n;
     const events = steps.map((d, i) => event(BigInt(i + 1), (t += d), CLOSE, SYN_SENT, { cookie: t, monotonicNs: -t, cgroupId: d }));
     expect(decodeEventBlock(encodeEventBlock(events).events)).toEqual(events);
+  });
+
+  it('counts a block\'s transitions without building its events, exactly as its decoded events say', () => {
+    const events = [
+      ...clientConnection(1n, T, 77n, 40000),
+      event(6n, T + 9n, FIN_WAIT2, TIME_WAIT, { timeUncertaintyNs: 20_000_000n, comm: 'wörker', localAddress: '2001:db8::1' }),
+      event(7n, T + 10n, TIME_WAIT, CLOSE, { timeInOldStateNs: 60_000_000_000n, timeUncertaintyNs: 1n, observedBy: Observation.SWEEP }),
+    ];
+    const blob = encodeEventBlock(events).events;
+    const counts = new Map<number, number>([[CLOSE * 256 + SYN_SENT, 2]]);
+    countTransitions(blob, counts);
+    const expected = new Map<number, number>([[CLOSE * 256 + SYN_SENT, 2]]);
+    for (const e of decodeEventBlock(blob)) expected.set(e.oldState * 256 + e.newState, (expected.get(e.oldState * 256 + e.newState) ?? 0) + 1);
+    expect([...counts].sort()).toEqual([...expected].sort());
+    expect(counts.get(FIN_WAIT2 * 256 + TIME_WAIT)).toBe(2);
+    expect(() => countTransitions(blob.subarray(0, blob.length - 2), new Map())).toThrow(/end in the middle/);
+    expect(() => countTransitions(Buffer.concat([blob, Buffer.from([1])]), new Map())).toThrow(/bytes after its last event/);
   });
 
   it('refuses an empty or out-of-order batch, and a block it cannot read, with a StoreError naming the problem', () => {

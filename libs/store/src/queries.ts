@@ -17,7 +17,7 @@ import {
 import { formatEndpoint } from '@tcpstate/model';
 import { addressKey, toInt64 } from './address-key.js';
 import { InvalidQueryError } from './errors.js';
-import { decodeEventBlock, MAX_BLOCK_SPAN_NS } from './event-block.js';
+import { countTransitions, decodeEventBlock, MAX_BLOCK_SPAN_NS } from './event-block.js';
 import type { ConnectionKey, EndpointSpec, PeerLookup, StatsQuery, TimelineQuery, TimeWindow } from './event-store.js';
 import { filtersAreEmpty, filtersToSql, hostsOf } from './filter-sql.js';
 import { decodeSegments } from './segment-codec.js';
@@ -201,28 +201,34 @@ export class StoreQueries {
     const part = (overlap: Sql) => sql`SELECT c.run_id AS run_id, c.cookie AS cookie, c.segments AS segments FROM connections c WHERE ${overlap} AND ${where}`;
     const segmentRows = await this.db.all(join(overlapParts(start, end, this.db.dialect).map(part), ' UNION ALL '));
     // The transitions are the raw events in the window (event-block.ts), of these connections when filtered.
-    const blocks = await this.db.all(sql`SELECT run_id, events FROM event_blocks
+    const blocks = await this.db.all(sql`SELECT run_id, first_time_ns, last_time_ns, events FROM event_blocks
       WHERE last_time_ns >= ${start} AND last_time_ns < ${end + MAX_BLOCK_SPAN_NS} AND first_time_ns < ${end}`);
     const chosen = filtersAreEmpty(include, exclude) ? undefined : new Set(segmentRows.map((r) => `${r.run_id}/${r.cookie}`));
-    const transitions = new Map<number, { oldState: number; newState: number; count: bigint }>();
+    const transitions = new Map<number, number>(); // old_state * 256 + new_state -> count
     for (const block of blocks) {
-      for (const e of decodeEventBlock(block.events as Uint8Array)) {
+      const blob = block.events as Uint8Array;
+      // Nearly every block lies wholly inside the window (a block spans at most a second): count it without building events.
+      if (!chosen && big(block.first_time_ns) >= start && big(block.last_time_ns) < end) {
+        countTransitions(blob, transitions);
+        continue;
+      }
+      for (const e of decodeEventBlock(blob)) {
         if (e.timeNs < start || e.timeNs >= end || (chosen && !chosen.has(`${block.run_id}/${e.cookie}`))) continue;
         const key = e.oldState * 256 + e.newState;
-        const counted = transitions.get(key);
-        if (counted) counted.count++;
-        else transitions.set(key, { oldState: e.oldState, newState: e.newState, count: 1n });
+        transitions.set(key, (transitions.get(key) ?? 0) + 1);
       }
     }
-    const durationsByState = new Map<number, bigint[]>();
-    const timeWait = new Coverage();
-    const closeWait = new Coverage();
+    // Durations and times as numbers (ns, times relative to the window's start): exact below 104 days, and
+    // sorted natively instead of by a bigint comparator.
+    const durationsByState = new Map<number, number[]>();
+    const timeWait = new Coverage(start);
+    const closeWait = new Coverage(start);
     for (const row of segmentRows) {
       for (const s of decodeSegments(row.segments as Uint8Array | null)) {
         if (s.endNs !== null && s.endNs >= start && s.endNs < end) {
           const bucket = durationsByState.get(s.state);
-          if (bucket) bucket.push(s.endNs - s.startNs);
-          else durationsByState.set(s.state, [s.endNs - s.startNs]);
+          if (bucket) bucket.push(Number(s.endNs - s.startNs));
+          else durationsByState.set(s.state, [Number(s.endNs - s.startNs)]);
         }
         if ((s.state === TcpState.TIME_WAIT || s.state === TcpState.CLOSE_WAIT) && s.startNs < end && (s.endNs === null || s.endNs > start)) {
           (s.state === TcpState.TIME_WAIT ? timeWait : closeWait).add(s.startNs, s.endNs);
@@ -237,12 +243,15 @@ export class StoreQueries {
     }
 
     return create(GetStatsResponseSchema, {
-      transitions: [...transitions].sort(([a], [b]) => a - b).map(([, t]) => t),
-      durations: [...durationsByState].sort(([a], [b]) => a - b).map(([state, durations]) => {
-        durations.sort(ascending);
+      transitions: [...transitions]
+        .sort(([a], [b]) => a - b)
+        .map(([key, count]) => ({ oldState: Math.floor(key / 256), newState: key % 256, count: BigInt(count) })),
+      durations: [...durationsByState].sort(([a], [b]) => a - b).map(([state, list]) => {
+        const durations = Float64Array.from(list).sort();
         // Nearest rank: the p-th percentile of n values is the ceil(p * n / 100)-th smallest.
-        const rank = (p: number) => durationOfNs(durations[Math.floor((durations.length * p + 99) / 100) - 1]);
-        return { state, count: BigInt(durations.length), p50: rank(50), p90: rank(90), p99: rank(99), max: durationOfNs(durations[durations.length - 1]) };
+        const ns = (i: number) => durationOfNs(BigInt(durations[i]));
+        const rank = (p: number) => ns(Math.floor((durations.length * p + 99) / 100) - 1);
+        return { state, count: BigInt(durations.length), p50: rank(50), p90: rank(90), p99: rank(99), max: ns(durations.length - 1) };
       }),
       concurrency,
     });
@@ -329,32 +338,41 @@ export function overlapParts(start: bigint, end: bigint, dialect: SqlRunner['dia
   ];
 }
 
-/** Finds sockets whose time in TIME_WAIT or CLOSE_WAIT covers a time: starts at or before it, minus ends at or before it. */
+/**
+ * Finds sockets whose time in TIME_WAIT or CLOSE_WAIT covers a time: starts at or before it, minus ends
+ * at or before it. Times are ns after `origin` (the window's start) as numbers; a time before it counts
+ * as -1 (only whether it is at or before a time in the window matters).
+ */
 class Coverage {
-  private starts: bigint[] = [];
-  private ends: bigint[] = [];
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private sortedStarts = new Float64Array(0);
+  private sortedEnds = new Float64Array(0);
+
+  constructor(private readonly origin: bigint) {}
+
+  private offset(t: bigint): number {
+    return t < this.origin ? -1 : Number(t - this.origin);
+  }
 
   add(start: bigint, end: bigint | null): void {
-    this.starts.push(start);
-    if (end !== null) this.ends.push(end);
+    this.starts.push(this.offset(start));
+    if (end !== null) this.ends.push(this.offset(end));
   }
 
   seal(): void {
-    this.starts.sort(ascending);
-    this.ends.sort(ascending);
+    this.sortedStarts = Float64Array.from(this.starts).sort();
+    this.sortedEnds = Float64Array.from(this.ends).sort();
   }
 
   at(t: bigint): bigint {
-    return BigInt(countAtOrBefore(this.starts, t) - countAtOrBefore(this.ends, t));
+    const x = this.offset(t);
+    return BigInt(countAtOrBefore(this.sortedStarts, x) - countAtOrBefore(this.sortedEnds, x));
   }
 }
 
-function ascending(a: bigint, b: bigint): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** How many values of a sorted list are <= t. */
-function countAtOrBefore(sorted: bigint[], t: bigint): number {
+function countAtOrBefore(sorted: Float64Array, t: number): number {
   let low = 0;
   let high = sorted.length;
   while (low < high) {
