@@ -142,16 +142,21 @@ export function encodeEventBlock(events: readonly StoredEvent[]): EventBlock {
   };
 }
 
+/** A reader after the block's format byte, which it checks. */
+function blockReader(blob: Uint8Array): ByteReader {
+  if (blob.length === 0 || blob[0] !== FORMAT) {
+    throw new StoreError(`a stored event block has format ${blob[0] ?? 'none'}, which this tcpstate does not know`);
+  }
+  return new ByteReader(blob, 1, 'a stored event block');
+}
+
 /**
  * Adds a block's transitions to `counts` (key old_state * 256 + new_state)
  * without building its events: what GetStats needs of a block that lies
  * wholly inside its window and is not filtered by connection.
  */
 export function countTransitions(blob: Uint8Array, counts: Map<number, number>): void {
-  if (blob.length === 0 || blob[0] !== FORMAT) {
-    throw new StoreError(`a stored event block has format ${blob[0] ?? 'none'}, which this tcpstate does not know`);
-  }
-  const input = new ByteReader(blob, 1, 'a stored event block');
+  const input = blockReader(blob);
   const count = input.uint();
   const strings = input.uint();
   for (let i = 0; i < strings; i++) input.skipText();
@@ -168,10 +173,7 @@ export function countTransitions(blob: Uint8Array, counts: Map<number, number>):
 
 /** Back from encodeEventBlock: the block's events in seq order. */
 export function decodeEventBlock(blob: Uint8Array): StoredEvent[] {
-  if (blob.length === 0 || blob[0] !== FORMAT) {
-    throw new StoreError(`a stored event block has format ${blob[0] ?? 'none'}, which this tcpstate does not know`);
-  }
-  const input = new ByteReader(blob, 1, 'a stored event block');
+  const input = blockReader(blob);
   const count = input.uint();
   const strings = Array.from({ length: input.uint() }, () => input.text());
   const text = (i: number) => {
