@@ -1,4 +1,4 @@
-import { type DynamicModule, Inject, Injectable, Module, type OnApplicationShutdown } from '@nestjs/common';
+import { type DynamicModule, Inject, Injectable, Logger, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { RpcModule } from '@tcpstate/rpc';
 import { type EventStore, openStore } from '@tcpstate/store';
 import { timelinePageRoot } from '@tcpstate/timeline-web';
@@ -42,7 +42,8 @@ export class CollectorModule {
       ],
       providers: [
         { provide: COLLECTOR_OPTIONS, useValue: options },
-        { provide: EVENT_STORE, useFactory: () => openStore(options.store) },
+        // A schema migration of a large store takes a while: say what is happening before the ports open.
+        { provide: EVENT_STORE, useFactory: () => openStore(options.store, { onProgress: (message) => new Logger('Store').log(message) }) },
         StoreCloser,
         LiveFeed,
         AgentFleet,

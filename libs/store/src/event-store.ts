@@ -13,6 +13,12 @@ import type {
 } from '@tcpstate/proto';
 import type { TimeInput } from './time.js';
 
+/** How a store opens. */
+export interface StoreOpenOptions {
+  /** Told, in a sentence each, the steps of a long start: schema migrations and their progress. */
+  onProgress?: (message: string) => void;
+}
+
 /** What one agent stream delivered since the last write: events in seq order, and losses. */
 export interface IngestBatch {
   events: readonly StateChange[];

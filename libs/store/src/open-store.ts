@@ -1,5 +1,5 @@
 // One entry point for the collector's --store option.
-import type { EventStore } from './event-store.js';
+import type { EventStore, StoreOpenOptions } from './event-store.js';
 import { PostgresStore } from './postgres-store.js';
 import { SqliteStore } from './sqlite-store.js';
 
@@ -7,9 +7,9 @@ import { SqliteStore } from './sqlite-store.js';
  * Opens the store a target names: a postgres:// or postgresql:// URL opens
  * PostgreSQL (shared by replicas); anything else is a directory for the
  * embedded SQLite store (created when missing, file tcpstate.db inside).
- * Pending schema migrations are applied before it returns.
+ * Pending schema migrations are applied before it returns (`onProgress` hears about them).
  */
-export async function openStore(target: string): Promise<EventStore> {
-  if (/^postgres(ql)?:\/\//i.test(target)) return PostgresStore.open(target);
-  return SqliteStore.open(target);
+export async function openStore(target: string, options: StoreOpenOptions = {}): Promise<EventStore> {
+  if (/^postgres(ql)?:\/\//i.test(target)) return PostgresStore.open(target, options);
+  return SqliteStore.open(target, options);
 }

@@ -27,6 +27,7 @@ import type {
   RetentionResult,
   StatsQuery,
   StoreCursor,
+  StoreOpenOptions,
   TimelineQuery,
   TimeWindow,
 } from './event-store.js';
@@ -57,7 +58,7 @@ import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
 import { big, eventBlocksOfRows, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
 import { encodeSegments } from './segment-codec.js';
-import { newerSchemaMessage, postgresMigrations } from './schema.js';
+import { conversionProgress, createdMessage, migrationDoneMessage, migrationStartMessage, newerSchemaMessage, postgresMigrations } from './schema.js';
 import { numberedPlaceholders, raw, type Row, type Sql, type SqlRunner } from './sql.js';
 import { nowNs, type TimeInput, toNs } from './time.js';
 
@@ -120,7 +121,7 @@ export class PostgresStore implements EventStore {
   }
 
   /** Connects, applies pending migrations, and returns the store. */
-  static async open(url: string, options: { maxConnections?: number } = {}): Promise<PostgresStore> {
+  static async open(url: string, options: StoreOpenOptions & { maxConnections?: number } = {}): Promise<PostgresStore> {
     const location = redact(url);
     const pool = new pg.Pool({
       connectionString: url,
@@ -132,7 +133,7 @@ export class PostgresStore implements EventStore {
     });
     const store = new PostgresStore(pool, location);
     try {
-      await store.migrate();
+      await store.migrate(options.onProgress ?? (() => undefined));
       const runner: SqlRunner = {
         dialect: 'postgres',
         all: (query: Sql) => store.run(pool, numberedPlaceholders(query.text), query.params as unknown[]),
@@ -501,8 +502,13 @@ export class PostgresStore implements EventStore {
   }
 
   /** Applies pending migrations, each in a transaction holding an advisory lock, so replicas starting together migrate once. */
-  private async migrate(): Promise<void> {
+  private async migrate(progress: (message: string) => void): Promise<void> {
     const latest = Math.max(...postgresMigrations.map((m) => m.version));
+    // A new store is created in one line; an existing one is told each step of its upgrade.
+    let creating: boolean | undefined;
+    const say = (message: string) => {
+      if (!creating) progress(message);
+    };
     for (const migration of postgresMigrations) {
       await this.transaction(async (client) => {
         await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -511,16 +517,21 @@ export class PostgresStore implements EventStore {
         );
         const current = Number((await client.query('SELECT coalesce(max(version), 0) AS v FROM schema_migrations')).rows[0].v);
         if (current > latest) throw new SchemaVersionError(newerSchemaMessage(this.location, current, latest));
+        creating ??= current === 0;
         if (current >= migration.version) return;
+        const started = performance.now();
+        say(migrationStartMessage(this.location, migration));
         await client.query(migration.sql);
         if (migration.convert === 'inline-segments') await inlineSegments(client);
-        if (migration.convert === 'event-blocks') await eventBlocks(client);
+        if (migration.convert === 'event-blocks') await eventBlocks(client, say);
         if (migration.finish) await client.query(migration.finish);
         await client.query('INSERT INTO schema_migrations (version, name, applied_ns) VALUES ($1, $2, $3)', [
           migration.version, migration.name, nowNs(),
         ]);
+        say(migrationDoneMessage(migration, started));
       });
     }
+    if (creating) progress(createdMessage(this.location, latest));
   }
 
   /** The key that signs page tokens, shared by every replica. */
@@ -534,7 +545,8 @@ export class PostgresStore implements EventStore {
 }
 
 /** Schema version 5's data step: the rows of the events table become blocks (of at most 1,000 events). */
-async function eventBlocks(client: pg.PoolClient): Promise<void> {
+async function eventBlocks(client: pg.PoolClient, progress: (message: string) => void): Promise<void> {
+  const report = conversionProgress(Number((await client.query('SELECT count(*) AS n FROM events')).rows[0].n), progress);
   let after: [unknown, unknown] = ['-9223372036854775808', '-9223372036854775808'];
   for (;;) {
     const rows = (await client.query('SELECT * FROM events WHERE (run_id, seq) > ($1, $2) ORDER BY run_id, seq LIMIT 1000', after)).rows as Row[];
@@ -542,6 +554,7 @@ async function eventBlocks(client: pg.PoolClient): Promise<void> {
     for (const { runId, block } of eventBlocksOfRows(rows)) {
       await client.query(`INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${BLOCK_PLACEHOLDERS})`, blockValues(runId, block));
     }
+    report(rows.length);
     after = [rows.at(-1)!.run_id, rows.at(-1)!.seq];
   }
 }

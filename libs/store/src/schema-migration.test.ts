@@ -14,7 +14,7 @@ import { applyEvents, type Segment } from './connection-builder.js';
 import { openStore } from './open-store.js';
 import { CONNECTION_COLUMN_NAMES, connectionValues, deriveConnection } from './ingest-plan.js';
 import { storedEventOf } from './row-mapping.js';
-import { type Migration, postgresMigrations, sqliteMigrations } from './schema.js';
+import { conversionProgress, type Migration, postgresMigrations, sqliteMigrations } from './schema.js';
 import { SQLITE_FILE } from './sqlite-store.js';
 import { decodeEventBlock } from './event-block.js';
 import { pgRows, sqliteRows, testDatabases } from './test-support/databases.js';
@@ -220,7 +220,11 @@ describe.each([sqlite, postgresBackend])('schema version 5 on $name', (backend) 
     const blocks = async () =>
       (await backend.query(target, 'SELECT run_id, first_seq, last_seq, count, events FROM event_blocks ORDER BY run_id, first_seq')).map((r) =>
         [Number(r.run_id), Number(r.first_seq), Number(r.last_seq), Number(r.count), decodeEventBlock(r.events as Uint8Array).map((e) => Number(e.seq))]);
-    const store = await openStore(target);
+    const said: string[] = [];
+    const store = await openStore(target, { onProgress: (message) => said.push(message) });
+    expect(said).toHaveLength(2);
+    expect(said[0]).toMatch(/^the store at .+ moves to schema version 5 \(events as one block per ingested batch.*\); a large store takes a while/);
+    expect(said[1]).toMatch(/^schema version 5 applied in \d+\.\d s$/);
     try {
       // Every field of every event survives the move; a block's events lie within a second of each other.
       const migrated = await backend.query(target, 'SELECT events FROM event_blocks ORDER BY first_seq');
@@ -258,5 +262,33 @@ describe.each([sqlite, postgresBackend])('schema version 5 on $name', (backend) 
       ? "SELECT name FROM sqlite_schema WHERE name IN ('events', 'event_minutes')"
       : "SELECT relname AS name FROM pg_class WHERE relname IN ('events', 'event_minutes')";
     expect(await backend.query(target, gone)).toEqual([]);
+  });
+});
+
+describe('a data step\'s progress', () => {
+  it('is told about every tenth of the way, between a hundred thousand and a million rows apart, and not at the end', () => {
+    const said: string[] = [];
+    const report = conversionProgress(2_500_000, (m) => said.push(m));
+    for (let done = 0; done < 2_500_000; done += 1000) report(1000);
+    expect(said).toHaveLength(9);
+    expect(said[0]).toBe('250,000 of 2,500,000 events converted');
+    expect(said[8]).toBe('2,250,000 of 2,500,000 events converted');
+    const small: string[] = [];
+    const few = conversionProgress(50_000, (m) => small.push(m));
+    for (let done = 0; done < 50_000; done += 1000) few(1000);
+    expect(small).toEqual([]);
+  });
+});
+
+describe.each(['sqlite', 'postgres'])('opening a new %s store', (name) => {
+  it('says in one line that it created the store', async () => {
+    const target = name === 'sqlite' ? await databases.tempDir() : await databases.postgres().createDatabase('fresh_store');
+    const said: string[] = [];
+    await (await openStore(target, { onProgress: (message) => said.push(message) })).close();
+    expect(said).toEqual([expect.stringMatching(/^created a new store at .+ \(schema version 5\)$/)]);
+    // Opened again: nothing to say.
+    said.length = 0;
+    await (await openStore(target, { onProgress: (message) => said.push(message) })).close();
+    expect(said).toEqual([]);
   });
 });

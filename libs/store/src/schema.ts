@@ -272,3 +272,32 @@ CREATE INDEX event_blocks_time ON event_blocks (last_time_ns);
 export function newerSchemaMessage(where: string, found: number, known: number): string {
   return `the store at ${where} has schema version ${found}, newer than this tcpstate understands (${known}): upgrade tcpstate or use another store`;
 }
+
+/** Said once a new store has been created. */
+export function createdMessage(where: string, version: number): string {
+  return `created a new store at ${where} (schema version ${version})`;
+}
+
+/** Said before a migration of an existing store runs. */
+export function migrationStartMessage(where: string, m: Migration): string {
+  return `the store at ${where} moves to schema version ${m.version} (${m.name}); a large store takes a while, its data are converted in one transaction`;
+}
+
+/** Said once a migration has committed its work (its transaction commits right after). */
+export function migrationDoneMessage(m: Migration, startedMs: number): string {
+  return `schema version ${m.version} applied in ${((performance.now() - startedMs) / 1000).toFixed(1)} s`;
+}
+
+/** Reports a data step's progress about every tenth of the way (and at least every million rows), given the rows in all. */
+export function conversionProgress(total: number, progress: (message: string) => void): (rows: number) => void {
+  const every = Math.min(1_000_000, Math.max(100_000, Math.ceil(total / 10)));
+  let done = 0;
+  let next = every;
+  return (rows) => {
+    done += rows;
+    if (done >= next && done < total) {
+      progress(`${done.toLocaleString('en-US')} of ${total.toLocaleString('en-US')} events converted`);
+      next += every;
+    }
+  };
+}

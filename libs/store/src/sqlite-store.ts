@@ -22,6 +22,7 @@ import type {
   RetentionResult,
   StatsQuery,
   StoreCursor,
+  StoreOpenOptions,
   TimelineQuery,
   TimeWindow,
 } from './event-store.js';
@@ -50,7 +51,7 @@ import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
 import { big, eventBlocksOfRows, segmentOfRow, storedConnectionOfRow } from './row-mapping.js';
 import { encodeSegments } from './segment-codec.js';
-import { newerSchemaMessage, sqliteMigrations } from './schema.js';
+import { conversionProgress, createdMessage, migrationDoneMessage, migrationStartMessage, newerSchemaMessage, sqliteMigrations } from './schema.js';
 import { type Row, type Sql, sql, type SqlRunner } from './sql.js';
 import { nowNs, type TimeInput, toNs } from './time.js';
 
@@ -106,7 +107,7 @@ export class SqliteStore implements EventStore {
   }
 
   /** Opens (creating when needed) the store in `dir`, applying pending migrations. */
-  static open(dir: string): SqliteStore {
+  static open(dir: string, options: StoreOpenOptions = {}): SqliteStore {
     const location = resolve(dir);
     let db: Database.Database;
     try {
@@ -127,7 +128,7 @@ export class SqliteStore implements EventStore {
       db.pragma('wal_autocheckpoint = 40000');
 
       db.defaultSafeIntegers(true);
-      migrate(db, location);
+      migrate(db, location, options.onProgress ?? (() => undefined));
       return new SqliteStore(db, location);
     } catch (error) {
       db.close();
@@ -336,21 +337,28 @@ function hostValues(host: HostUpdate): unknown[] {
   ];
 }
 
-function migrate(db: Database.Database, location: string): void {
+function migrate(db: Database.Database, location: string, progress: (message: string) => void): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ns INTEGER NOT NULL)');
   const latest = Math.max(...sqliteMigrations.map((m) => m.version));
   const current = () => Number((db.prepare('SELECT coalesce(max(version), 0) AS v FROM schema_migrations').get() as Row).v);
   if (current() > latest) throw new SchemaVersionError(newerSchemaMessage(location, current(), latest));
+  // A new store is created in one line; an existing one is told each step of its upgrade.
+  const creating = current() === 0;
+  const say = creating ? () => undefined : progress;
   for (const migration of sqliteMigrations) {
     db.transaction(() => {
       if (current() >= migration.version) return;
+      const started = performance.now();
+      say(migrationStartMessage(location, migration));
       db.exec(migration.sql);
       if (migration.convert === 'inline-segments') inlineSegments(db);
-      if (migration.convert === 'event-blocks') eventBlocks(db);
+      if (migration.convert === 'event-blocks') eventBlocks(db, say);
       if (migration.finish) db.exec(migration.finish);
       db.prepare('INSERT INTO schema_migrations (version, name, applied_ns) VALUES (?, ?, ?)').run(migration.version, migration.name, nowNs());
+      say(migrationDoneMessage(migration, started));
     }).immediate();
   }
+  if (creating) progress(createdMessage(location, latest));
 }
 
 /** Schema version 3's data step: each connection's rows of the segments table become its segments BLOB. */
@@ -371,14 +379,16 @@ function inlineSegments(db: Database.Database): void {
 }
 
 /** Schema version 5's data step: the rows of the events table become blocks (of at most 1,000 events). */
-function eventBlocks(db: Database.Database): void {
+function eventBlocks(db: Database.Database, progress: (message: string) => void): void {
   const next = db.prepare('SELECT * FROM events WHERE (run_id, seq) > (?, ?) ORDER BY run_id, seq LIMIT 1000');
   const insert = db.prepare(INSERT_BLOCK);
+  const report = conversionProgress(Number((db.prepare('SELECT count(*) AS n FROM events').get() as Row).n), progress);
   let after: [unknown, unknown] = [-(2n ** 63n), -(2n ** 63n)];
   for (;;) {
     const rows = next.all(...after) as Row[];
     if (rows.length === 0) return;
     for (const { runId, block } of eventBlocksOfRows(rows)) insert.run(...blockValues(runId, block));
+    report(rows.length);
     after = [rows.at(-1)!.run_id, rows.at(-1)!.seq];
   }
 }
