@@ -280,6 +280,22 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     expect(segmentsOf(c)).toEqual(CLIENT_SEGMENTS);
   });
 
+  it('rebuilds two interleaved connections from one late batch, each from its own events only', async () => {
+    const late = await open();
+    // a's seqs become 1, 3, ..., 11 and b's 2, 4, ..., 10; each one's ESTABLISHED -> FIN_WAIT1 (5 and 6) arrives last.
+    const a = clientClosesFirst().map((e) => ({ ...e, seq: e.seq * 2n - 1n }) as StateChange);
+    const b = clientInTimeWait().map((e) => ({ ...e, seq: (e.seq - 6n) * 2n }) as StateChange);
+    const all = [...a, ...b].sort((x, y) => Number(x.seq - y.seq));
+    const first = all.filter((e) => e.seq !== 5n && e.seq !== 6n);
+    await late.ingest('agent-a', 'boot-a', { events: first, gaps: [] });
+    expect(await late.ingest('agent-a', 'boot-a', { events: all.filter((e) => !first.includes(e)), gaps: [] })).toMatchObject({ inserted: 2 });
+    const inOrder = await open();
+    await inOrder.ingest('agent-a', 'boot-a', { events: all, gaps: [] });
+    const timelines = async (store: EventStore) => (await store.queryTimeline(WHOLE)).connections.map((t) => [Number(t.ref!.cookie), segmentsOf(t)]);
+    expect(await timelines(late)).toEqual(await timelines(inOrder));
+    expect((await timelines(late)).map(([cookie]) => cookie)).toEqual([11, 12]);
+  });
+
   it('marks the segment before a lost transition approximate', async () => {
     const store = await open();
     const events = clientClosesFirst();

@@ -59,6 +59,11 @@ export function notStoredYet(events: StoredEvent[], overlapping: readonly Uint8A
 /** Columns of the event_blocks table, in the order of blockValues. */
 export const BLOCK_COLUMNS = ['run_id', 'first_seq', 'last_seq', 'first_time_ns', 'last_time_ns', 'count', 'events'] as const;
 
+/** Inserts one block (`?` placeholders, in the order of blockValues). */
+export const INSERT_BLOCK_SQL = `INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${BLOCK_COLUMNS.map(() => '?').join(', ')})`;
+/** The stored blocks of run ? whose seq range overlaps [?, ?]: what a batch must not store again, what a rebuild reads. */
+export const OVERLAPPING_BLOCKS_SQL = 'SELECT events FROM event_blocks WHERE run_id = ? AND last_seq >= ? AND first_seq <= ?';
+
 /** One block's values for BLOCK_COLUMNS. */
 export function blockValues(runId: bigint, b: EventBlock): unknown[] {
   return [runId, b.firstSeq, b.lastSeq, b.firstTimeNs, b.lastTimeNs, b.count, b.events];
@@ -154,11 +159,20 @@ export function groupByConnection(inserted: readonly StoredEvent[]): Map<bigint,
   return groups;
 }
 
-/** The events of one connection (cookie) with seq in [low, high] among stored blocks, in seq order. */
-export function eventsOfConnection(blocks: readonly Uint8Array[], cookie: bigint, low: bigint, high: bigint): StoredEvent[] {
-  const events: StoredEvent[] = [];
-  for (const blob of blocks) for (const e of decodeEventBlock(blob)) if (e.cookie === cookie && e.seq >= low && e.seq <= high) events.push(e);
-  return events.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+/**
+ * The events of connections (cookie -> its seq range [low, high]) among
+ * stored blocks, each connection's in seq order; every block is decoded once.
+ */
+export function eventsOfConnections(blocks: readonly Uint8Array[], ranges: ReadonlyMap<bigint, readonly [bigint, bigint]>): Map<bigint, StoredEvent[]> {
+  const found = new Map<bigint, StoredEvent[]>([...ranges.keys()].map((cookie) => [cookie, []]));
+  for (const blob of blocks) {
+    for (const e of decodeEventBlock(blob)) {
+      const range = ranges.get(e.cookie);
+      if (range && e.seq >= range[0] && e.seq <= range[1]) found.get(e.cookie)!.push(e);
+    }
+  }
+  for (const events of found.values()) events.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+  return found;
 }
 
 /**

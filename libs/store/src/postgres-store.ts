@@ -32,18 +32,19 @@ import type {
   TimeWindow,
 } from './event-store.js';
 import {
-  BLOCK_COLUMNS,
   blockValues,
   CONNECTION_COLUMN_NAMES,
   connectionValues,
   type DerivedConnection,
   deriveConnection,
-  eventsOfConnection,
+  eventsOfConnections,
   GAP_COLUMNS,
   gapValues,
   groupByConnection,
+  INSERT_BLOCK_SQL,
   needsRebuild,
   notStoredYet,
+  OVERLAPPING_BLOCKS_SQL,
   prepareBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
@@ -67,7 +68,8 @@ const MIGRATION_LOCK = 0x74637073746174n;
 /** The database clock in ns: lease expiry is judged by one clock, not by each replica's. */
 const DB_NOW_NS = '(floor(extract(epoch from clock_timestamp()) * 1000000)::bigint * 1000)';
 
-const BLOCK_PLACEHOLDERS = BLOCK_COLUMNS.map((_, i) => `$${i + 1}`).join(', ');
+const INSERT_BLOCK = numberedPlaceholders(INSERT_BLOCK_SQL);
+const OVERLAPPING_BLOCKS = numberedPlaceholders(OVERLAPPING_BLOCKS_SQL);
 /** PostgreSQL column types of the arrays a batch is sent as (unnest), per column. */
 const GAP_TYPES: Record<(typeof GAP_COLUMNS)[number], PgArrayType> = {
   run_id: 'bigint', reason: 'smallint', count: 'bigint', first_seq: 'bigint', last_seq: 'bigint',
@@ -171,12 +173,10 @@ export class PostgresStore implements EventStore {
       let inserted: StoredEvent[] = [];
       if (prepared.events.length > 0) {
         await this.run(client, 'SELECT 1 FROM runs WHERE run_id = $1 FOR UPDATE', [runId]);
-        const overlapping = await this.run(client, 'SELECT events FROM event_blocks WHERE run_id = $1 AND last_seq >= $2 AND first_seq <= $3', [
-          runId, prepared.events[0].seq, prepared.events[prepared.events.length - 1].seq,
-        ]);
+        const overlapping = await this.run(client, OVERLAPPING_BLOCKS, [runId, prepared.events[0].seq, prepared.events[prepared.events.length - 1].seq]);
         inserted = notStoredYet(prepared.events, overlapping.map((r) => r.events as Uint8Array));
         for (const block of encodeEventBlocks(inserted)) {
-          await this.run(client, `INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${BLOCK_PLACEHOLDERS})`, blockValues(runId, block));
+          await this.run(client, INSERT_BLOCK, blockValues(runId, block));
         }
       }
       // 2. Gaps, once each.
@@ -291,18 +291,17 @@ export class PostgresStore implements EventStore {
     }
   }
 
-  /** All stored events of the connections that must be re-derived from the start (each in its seq range), by cookie. */
+  /** All stored events of the connections that must be re-derived from the start (each in its seq range), by cookie: one read of the blocks. */
   private async eventsToRebuild(
     client: pg.PoolClient,
     runId: bigint,
     connections: { cookie: bigint; range: [bigint, bigint] }[],
   ): Promise<Map<bigint, ConnectionEvent[]>> {
-    const all = new Map<bigint, ConnectionEvent[]>();
-    for (const { cookie, range } of connections) {
-      const blocks = await this.run(client, 'SELECT events FROM event_blocks WHERE run_id = $1 AND last_seq >= $2 AND first_seq <= $3', [runId, ...range]);
-      all.set(cookie, eventsOfConnection(blocks.map((r) => r.events as Uint8Array), cookie, ...range));
-    }
-    return all;
+    if (connections.length === 0) return new Map();
+    const low = connections.reduce((m, c) => (c.range[0] < m ? c.range[0] : m), connections[0].range[0]);
+    const high = connections.reduce((m, c) => (c.range[1] > m ? c.range[1] : m), connections[0].range[1]);
+    const blocks = await this.run(client, OVERLAPPING_BLOCKS, [runId, low, high]);
+    return eventsOfConnections(blocks.map((r) => r.events as Uint8Array), new Map(connections.map((c) => [c.cookie, c.range])));
   }
 
   /** Writes `columns` of existing connection rows, all in one statement. */
@@ -552,7 +551,7 @@ async function eventBlocks(client: pg.PoolClient, progress: (message: string) =>
     const rows = (await client.query('SELECT * FROM events WHERE (run_id, seq) > ($1, $2) ORDER BY run_id, seq LIMIT 1000', after)).rows as Row[];
     if (rows.length === 0) return;
     for (const { runId, block } of eventBlocksOfRows(rows)) {
-      await client.query(`INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${BLOCK_PLACEHOLDERS})`, blockValues(runId, block));
+      await client.query(INSERT_BLOCK, blockValues(runId, block));
     }
     report(rows.length);
     after = [rows.at(-1)!.run_id, rows.at(-1)!.seq];

@@ -27,18 +27,19 @@ import type {
   TimeWindow,
 } from './event-store.js';
 import {
-  BLOCK_COLUMNS,
   blockValues,
   CONNECTION_COLUMN_NAMES,
   connectionValues,
   type DerivedConnection,
   deriveConnection,
-  eventsOfConnection,
+  eventsOfConnections,
   GAP_COLUMNS,
   gapValues,
   groupByConnection,
+  INSERT_BLOCK_SQL,
   needsRebuild,
   notStoredYet,
+  OVERLAPPING_BLOCKS_SQL,
   prepareBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
@@ -63,9 +64,6 @@ const placeholders = (n: number) => Array.from({ length: n }, () => '?').join(',
 
 // Statements of ingest, written once (the statement cache is keyed by text).
 // One row per statement: multi-row INSERT ... RETURNING measured no faster in better-sqlite3.
-const INSERT_BLOCK = `INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}) VALUES (${placeholders(BLOCK_COLUMNS.length)})`;
-// Stored blocks whose seq range overlaps [?, ?] of the run: what a batch must not store again.
-const SELECT_OVERLAPPING_BLOCKS = 'SELECT events FROM event_blocks WHERE run_id = ? AND last_seq >= ? AND first_seq <= ?';
 const INSERT_GAP = `INSERT INTO gaps (${GAP_COLUMNS.join(', ')}) VALUES (${placeholders(GAP_COLUMNS.length)}) ON CONFLICT DO NOTHING`;
 const SELECT_RUN = 'SELECT run_id FROM runs WHERE agent_id = ? AND boot_id = ?';
 // A new run starts with an empty time range (first > last); its first insert sets it.
@@ -177,9 +175,9 @@ export class SqliteStore implements EventStore {
   /** Stores the events not stored yet as blocks (one, unless their times spread wide); returns those stored. */
   private insertEvents(runId: bigint, events: StoredEvent[]): StoredEvent[] {
     if (events.length === 0) return events;
-    const overlapping = this.statement(SELECT_OVERLAPPING_BLOCKS).pluck().all(runId, events[0].seq, events[events.length - 1].seq) as Uint8Array[];
+    const overlapping = this.statement(OVERLAPPING_BLOCKS_SQL).pluck().all(runId, events[0].seq, events[events.length - 1].seq) as Uint8Array[];
     const fresh = notStoredYet(events, overlapping);
-    const insert = this.statement(INSERT_BLOCK);
+    const insert = this.statement(INSERT_BLOCK_SQL);
     for (const block of encodeEventBlocks(fresh)) insert.run(...blockValues(runId, block));
     return fresh;
   }
@@ -202,8 +200,8 @@ export class SqliteStore implements EventStore {
     let derived: DerivedConnection;
     if (stored && needsRebuild(stored.state, events)) {
       const [low, high] = rebuildRange(stored.state, events);
-      const blocks = this.statement(SELECT_OVERLAPPING_BLOCKS).pluck().all(runId, low, high) as Uint8Array[];
-      derived = deriveConnection(undefined, eventsOfConnection(blocks, cookie, low, high));
+      const blocks = this.statement(OVERLAPPING_BLOCKS_SQL).pluck().all(runId, low, high) as Uint8Array[];
+      derived = deriveConnection(undefined, eventsOfConnections(blocks, new Map([[cookie, [low, high] as const]])).get(cookie)!);
     } else {
       derived = deriveConnection(stored, events);
     }
@@ -381,7 +379,7 @@ function inlineSegments(db: Database.Database): void {
 /** Schema version 5's data step: the rows of the events table become blocks (of at most 1,000 events). */
 function eventBlocks(db: Database.Database, progress: (message: string) => void): void {
   const next = db.prepare('SELECT * FROM events WHERE (run_id, seq) > (?, ?) ORDER BY run_id, seq LIMIT 1000');
-  const insert = db.prepare(INSERT_BLOCK);
+  const insert = db.prepare(INSERT_BLOCK_SQL);
   const report = conversionProgress(Number((db.prepare('SELECT count(*) AS n FROM events').get() as Row).n), progress);
   let after: [unknown, unknown] = [-(2n ** 63n), -(2n ** 63n)];
   for (;;) {
