@@ -30,6 +30,7 @@ describe('Subscribe rejects', () => {
     ['since_time in the future', { since: { case: 'sinceTime', value: future } }, /^since_time: .* is in the future/],
     ['first with last', { first: 5n, last: 5n }, /first.*last/],
     ['last with since_seq', { last: 5n, since: { case: 'sinceSeq', value: 1n } }, /last.*since_seq/],
+    ['more than 10000 events per response', { maxBatch: 10_001 }, /^max_batch: 10001 is more than 10000 events per response$/],
   ])('%s', async (_, request, message) => {
     const sub = api.subscribe(request);
     const status = await sub.ended;

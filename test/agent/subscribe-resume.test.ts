@@ -66,6 +66,33 @@ describe('Subscribe resume', () => {
     grpcJs.close();
   });
 
+  it('sends the same events in batches of at most max_batch to grpc-js and to Python', async () => {
+    const grpcJs = new GrpcJsAgent(agent.grpcAddress);
+    connections(4);
+    const total = await grpcJs.settledEventCount();
+    const single = grpcJs.subscribe({ since: { case: 'sinceSeq', value: 1n }, follow: false });
+    const batched = grpcJs.subscribe({ since: { case: 'sinceSeq', value: 1n }, follow: false, maxBatch: 16 });
+    expect((await single.ended).code).toBe(0);
+    expect((await batched.ended).code).toBe(0);
+    const seqs = (events: { seq: bigint }[]) => events.map((e) => Number(e.seq));
+    expect(seqs(single.events).length).toBeGreaterThanOrEqual(total);
+    expect(seqs(batched.events)).toEqual(seqs(single.events));
+    // A replay of more than 16 events: full batches of 16 (gaps between them aside), none empty or larger.
+    const sizes = batched.responses.flatMap((r) => (r.response.case === 'events' ? [r.response.value.events.length] : []));
+    expect(batched.responses.some((r) => r.response.case === 'event')).toBe(false);
+    expect(sizes.every((n) => n >= 1 && n <= 16)).toBe(true);
+    expect(sizes.filter((n) => n === 16).length).toBeGreaterThanOrEqual(Math.floor(total / 16) - batched.gaps.length);
+
+    // Python, generated from proto/: the same batches by the proto3 JSON mapping.
+    const gen = await generatePythonClient();
+    const py = await pythonClient(gen, agent.grpcAddress, 'subscribe', JSON.stringify({ sinceSeq: '1', follow: false, maxBatch: 16 }), String(total + 1000));
+    expect(py.stderr).toBe('');
+    const replies = py.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const pySeqs = replies.flatMap((r) => (r.events ? r.events.events.map((e: { seq: string }) => Number(e.seq)) : []));
+    expect(pySeqs.slice(0, single.events.length)).toEqual(seqs(single.events));
+    grpcJs.close();
+  });
+
   it('answers a resume from an evicted seq with the exact gap, then the window', async () => {
     const grpcJs = new GrpcJsAgent(small.grpcAddress);
     connections(4);

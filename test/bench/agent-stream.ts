@@ -17,8 +17,11 @@
 //   1          one stream, no filter: every event (a collector)
 //   N filtered N streams, stream k following server endpoint 127.0.0.1:(18100+k):
 //              together every event once
+//   collector  a real collector (apps/collector, SQLite in a temp dir) subscribed to the
+//              agent: what it stored, the gaps it stored, its CPU (issue 5: does the
+//              store keep up with what an agent sends at its maximum?)
 // at the highest rate the machine sustains and at --moderate-rate conn/s,
-// in rotating order. --profile DIR writes V8 CPU profiles of the agent.
+// in rotating order. --profile DIR writes V8 CPU profiles of the agent (and of the collector).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +43,7 @@ import {
   type SubscriberProcess,
   table,
 } from './harness.ts';
+import { startCollectorSubscriber } from './collector-subscriber.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -61,7 +65,7 @@ const MODERATE_RATE = Number(flags['moderate-rate']);
 const FILTERED = Number(flags.filtered);
 const FIRST_PORT = 18100;
 const LAST_PORT = FIRST_PORT + FILTERED - 1;
-type Subscribers = 'none' | '1' | 'filtered';
+type Subscribers = 'none' | '1' | 'filtered' | 'collector';
 const SUBSCRIBER_SETS = flags.sets.split(',') as Subscribers[];
 const RATES = flags.rates.split(',').map((r) => (r === 'max' ? r : r === 'moderate' ? MODERATE_RATE : Number(r)));
 if (
@@ -70,12 +74,12 @@ if (
   !(CONCURRENCY >= 1) ||
   !(MODERATE_RATE >= 1) ||
   !(FILTERED >= 2 && FILTERED <= 500) ||
-  SUBSCRIBER_SETS.some((s) => !['none', '1', 'filtered'].includes(s)) ||
+  SUBSCRIBER_SETS.some((s) => !['none', '1', 'filtered', 'collector'].includes(s)) ||
   RATES.some((r) => r !== 'max' && !(r >= 1 && Number.isInteger(r)))
 ) {
   console.error(
     'usage: agent-stream.ts [--seconds S>=1] [--rounds N>=1] [--concurrency C] [--moderate-rate R] [--filtered 2..500] ' +
-      '[--sets none,1,filtered] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
+      '[--sets none,1,filtered,collector] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
   );
   process.exit(2);
 }
@@ -85,7 +89,7 @@ const label = (s: Subscribers) => (s === 'filtered' ? `${FILTERED} filtered` : s
 /** The SubscribeRequest of each stream of a set. */
 function requestsFor(set: Subscribers): object[] {
   if (set === 'none') return [];
-  if (set === '1') return [{}];
+  if (set === '1' || set === 'collector') return [{}];
   return Array.from({ length: FILTERED }, (_, k) => ({ include: [{ serverEndpoint: [`127.0.0.1:${FIRST_PORT + k}`] }] }));
 }
 
@@ -143,7 +147,7 @@ async function measure(set: Subscribers, rate: Run['rate'], round: number): Prom
     cleanups.push(async () => void (await counter.stop()));
     let subscribers: SubscriberProcess | undefined;
     if (set !== 'none') {
-      subscribers = await startSubscribers(agent, requestsFor(set));
+      subscribers = set === 'collector' ? await startCollectorSubscriber(agent, flags.profile) : await startSubscribers(agent, requestsFor(set));
       cleanups.push(() => subscribers!.close());
     }
     await sleep(1000);

@@ -1,13 +1,15 @@
 // A grpc-js server stream of tcpstate responses (Subscribe, Watch: a oneof of
-// event | gap | heartbeat), collected as it arrives, for tests to wait on.
+// event | gap | heartbeat, and for Subscribe with max_batch events batches),
+// collected as it arrives, for tests to wait on.
 import type * as grpc from '@grpc/grpc-js';
-import type { Gap, Heartbeat, StateChange } from '@tcpstate/proto';
+import type { EventBatch, Gap, Heartbeat, StateChange } from '@tcpstate/proto';
 
 type StreamResponse = {
   response:
     | { case: 'event'; value: StateChange }
     | { case: 'gap'; value: Gap }
     | { case: 'heartbeat'; value: Heartbeat }
+    | { case: 'events'; value: EventBatch }
     | { case: undefined; value?: undefined };
 };
 
@@ -22,8 +24,9 @@ export class CollectedStream<R extends StreamResponse> {
     call.on('error', () => undefined);
   }
 
+  /** Every event received, alone or in a batch, in order. */
   get events(): StateChange[] {
-    return this.responses.flatMap((r) => (r.response.case === 'event' ? [r.response.value] : []));
+    return this.responses.flatMap((r) => (r.response.case === 'event' ? [r.response.value] : r.response.case === 'events' ? r.response.value.events : []));
   }
 
   get gaps(): Gap[] {

@@ -66,6 +66,8 @@ function label(response: SubscribeResponse): string {
     }
     case 'heartbeat':
       return `hb ${r.value.lastSeq}`;
+    case 'events':
+      return `[${r.value.events.map((e) => `e${e.seq}`).join(' ')}]`;
     default:
       return 'empty';
   }
@@ -490,6 +492,45 @@ describe('EventHub: slow subscribers', () => {
       message: 'This subscriber read too slowly: 3 matching events between seq 2 and 4 were dropped.',
     });
     expect(hub.stats().subscriberDrops).toBe(3);
+  });
+});
+
+describe('EventHub: events sent together (max_batch)', () => {
+  const batch = (from: number, to: number) => `[${events(from, to).join(' ')}]`;
+
+  it('sends what is ready as batches of at most max_batch, in seq order', async () => {
+    const { publish, subscribe } = setup();
+    const stream = subscribe({ maxBatch: 4 });
+    publish(10);
+    expect(await take(stream, 3)).toEqual([batch(1, 4), batch(5, 8), batch(9, 10)]);
+    await expectNothingReady(stream);
+  });
+
+  it('keeps gaps in their place between batches, as alone they would be', async () => {
+    const { hub, publish, subscribe } = setup({ subscriberQueueMax: 5 });
+    const batched = subscribe({ maxBatch: 100 });
+    const single = subscribe();
+    publish(2);
+    hub.reportKernelDrops(3);
+    publish(8); // the queues hold 1, 2 and 3..5: 6..10 are dropped
+    expect(await take(batched, 4)).toEqual([batch(1, 2), 'KERNEL x3', batch(3, 5), 'SLOW 6-10 x5']);
+    expect(await take(single, 7)).toEqual(['e1', 'e2', 'KERNEL x3', 'e3', 'e4', 'e5', 'SLOW 6-10 x5']);
+    publish(1);
+    expect(await take(batched, 1)).toEqual([batch(11, 11)]);
+  });
+
+  it('batches a replay, and ends after `first` events mid-batch', async () => {
+    const { publish, subscribe } = setup();
+    publish(7);
+    expect(await all(subscribe({ since: { case: 'sinceSeq', value: 2n }, follow: false, maxBatch: 4 }))).toEqual([batch(2, 5), batch(6, 7)]);
+    expect(await all(subscribe({ since: { case: 'sinceSeq', value: 1n }, first: 3n, maxBatch: 10 }))).toEqual([batch(1, 3)]);
+  });
+
+  it('refuses more than 10000 events per response, naming the field', () => {
+    const { subscribe } = setup();
+    const error = errorOf(() => subscribe({ maxBatch: 10_001 }));
+    expect(error.field).toBe('max_batch');
+    expect(error.message).toBe('max_batch: 10001 is more than 10000 events per response');
   });
 });
 

@@ -25,6 +25,14 @@ export function eventResponse(event: StateChange): SubscribeResponse {
   return { $typeName: 'tcpstate.v1.SubscribeResponse', response: { case: 'event', value: event } };
 }
 
+/** Consecutive events as one response (SubscribeRequest.max_batch). */
+export function eventsResponse(events: StateChange[]): SubscribeResponse {
+  return {
+    $typeName: 'tcpstate.v1.SubscribeResponse',
+    response: { case: 'events', value: { $typeName: 'tcpstate.v1.EventBatch', events } },
+  };
+}
+
 interface GapFields {
   reason: GapReason;
   count: number;

@@ -36,7 +36,12 @@ export interface SubscriptionPlan {
   readonly endSeq: number;
   /** Deliver at most this many events, then end (Infinity: no limit). */
   readonly first: number;
+  /** Events per response: 1 sends each as `event`, more sends consecutive ones together as `events`. */
+  readonly maxBatch: number;
 }
+
+/** The most events one response may carry (SubscribeRequest.max_batch). */
+export const MAX_BATCH = 10_000;
 
 // Timestamp's valid range: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z.
 const MIN_SECONDS = -62135596800n;
@@ -74,6 +79,8 @@ export function planSubscription(
   if (request.last > 0n && since.case === 'sinceTime')
     throw new RequestError('last', 'last: cannot be combined with since_time');
   if (since.case === 'sinceTime') checkSinceTime(since.value, agent.now);
+  if (request.maxBatch > MAX_BATCH)
+    throw new RequestError('max_batch', `max_batch: ${request.maxBatch} is more than ${MAX_BATCH} events per response`);
 
   const otherBoot = request.bootId !== '' && request.bootId !== agent.bootId;
   if (since.case === 'sinceSeq' && !otherBoot && since.value > BigInt(window.nextSeq)) {
@@ -119,5 +126,6 @@ export function planSubscription(
     follow: request.follow !== false,
     endSeq: window.nextSeq,
     first: request.first > 0n ? count(request.first) : Infinity,
+    maxBatch: Math.max(1, request.maxBatch),
   };
 }

@@ -5,6 +5,7 @@ import type { CompiledFilters } from '@tcpstate/model';
 import { Fifo } from './fifo.js';
 import {
   eventResponse,
+  eventsResponse,
   heartbeatResponse,
   kernelGap,
   replayEvictedGap,
@@ -71,6 +72,9 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
   private readonly follow: boolean;
   private readonly endSeq: number;
   private remaining: number;
+  private readonly maxBatch: number;
+  /** A gap polled while a batch of events was being gathered: it goes next, after the batch. */
+  private held: SubscribeResponse | undefined;
   /** Replay position: the next seq to look at. */
   cursor: number;
   private nextMark: KernelMark | undefined;
@@ -110,6 +114,7 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
     this.follow = plan.follow;
     this.endSeq = plan.endSeq;
     this.remaining = plan.first;
+    this.maxBatch = plan.maxBatch;
     this.queueMax = options.queueMax;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs;
     this.cursor = plan.startSeq;
@@ -138,7 +143,7 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
 
   next(): Promise<IteratorResult<SubscribeResponse, undefined>> {
     if (this.waiter !== undefined) return Promise.reject(new Error('Subscription.next() called while another next() is pending'));
-    const item = this.poll();
+    const item = this.take();
     if (item !== undefined) return Promise.resolve(this.result(item));
     return new Promise((resolve) => (this.waiter = resolve));
   }
@@ -156,6 +161,7 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
     this.signal?.removeEventListener('abort', this.onAbort);
     this.queue.clear();
     this.queuedEvents = 0;
+    this.held = undefined;
     this.host.release(this);
     const waiter = this.waiter;
     this.waiter = undefined;
@@ -193,7 +199,7 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
     // Detached while polling: a poll that ends the stream (first=N reached)
     // must hand over its last event, not have finish() answer "done" first.
     this.waiter = undefined;
-    const item = this.poll();
+    const item = this.take();
     if (item !== undefined) waiter(this.result(item));
     else if (this.phase === Phase.Done) waiter(doneResult);
     else this.waiter = waiter;
@@ -271,6 +277,32 @@ export class Subscription implements AsyncIterableIterator<SubscribeResponse> {
     this.passMarksBefore(this.cursor);
     this.phase = Phase.Live;
     this.host.goLive(this);
+  }
+
+  /**
+   * The next response: poll()'s, or with max_batch the events ready now, up
+   * to max_batch, gathered into one (a gap or the end that follows them
+   * comes with the next call; a heartbeat is pointless after events).
+   */
+  private take(): SubscribeResponse | typeof DONE | undefined {
+    const held = this.held;
+    if (held !== undefined) {
+      this.held = undefined;
+      return held;
+    }
+    const first = this.poll();
+    if (this.maxBatch === 1 || first === undefined || first === DONE || first.response.case !== 'event') return first;
+    const events = [first.response.value];
+    while (events.length < this.maxBatch) {
+      const item = this.poll();
+      if (item === undefined || item === DONE) break;
+      if (item.response.case === 'event') events.push(item.response.value);
+      else {
+        if (item.response.case !== 'heartbeat') this.held = item;
+        break;
+      }
+    }
+    return eventsResponse(events);
   }
 
   /** The next thing to send, DONE at the end, undefined when there is nothing yet. */

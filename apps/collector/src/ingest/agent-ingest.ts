@@ -6,13 +6,13 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import type { Logger } from '@nestjs/common';
-import { type Gap, GapReason, HostState, SubscribeRequestSchema } from '@tcpstate/proto';
+import { type Gap, GapReason, HostState, type StateChange, SubscribeRequestSchema } from '@tcpstate/proto';
 import type { EventStore } from '@tcpstate/store';
 import type { AgentTarget } from '../discovery/agent-discovery.js';
 import type { LiveFeed } from '../watch/live-feed.js';
 import { AgentConnection, type AgentTls } from './agent-connection.js';
 import { Backoff, sleep } from './backoff.js';
-import { type Batch, type BatchWriterOptions, BatchWriter } from './batch-writer.js';
+import { type Batch, type BatchWriterOptions, BatchWriter, DEFAULT_BATCH_OPTIONS } from './batch-writer.js';
 import type { LeaseKeeper } from './lease-keeper.js';
 import { describeTlsError } from './tls-errors.js';
 
@@ -266,7 +266,13 @@ export class AgentIngest {
     this.updateBehind();
     // since_seq of the stored boot: the agent replays from there, or, when it
     // has restarted since (another boot_id), from seq 1 of its new boot.
-    const request = create(SubscribeRequestSchema, { since: { case: 'sinceSeq', value: this.storedSeq + 1n }, bootId: this.storedBoot });
+    // Events in batches (as many as the writer stores at once): a response per event costs the agent and the
+    // collector several times what the event does (BENCHMARKS.md). An agent older than max_batch sends them one by one.
+    const request = create(SubscribeRequestSchema, {
+      since: { case: 'sinceSeq', value: this.storedSeq + 1n },
+      bootId: this.storedBoot,
+      maxBatch: (this.env.batch ?? DEFAULT_BATCH_OPTIONS).maxItems,
+    });
     const stream = this.connection.client.subscribe(request, { signal });
     const writer = new BatchWriter((batch) => this.write(batch), (error) => this.attemptAbort?.abort(error), this.env.batch);
     this.writer = writer;
@@ -280,10 +286,10 @@ export class AgentIngest {
       for await (const message of stream) {
         this.streamedSomething = true;
         const m = message.response;
-        if (m.case === 'event') {
-          if (m.value.agentId !== this.agentId) throw new Error(`the agent at ${this.address} now sends events of agent ${m.value.agentId}`);
-          this.seen(m.value.bootId, m.value.seq, true);
-          await writer.addEvent(m.value.bootId, m.value);
+        if (m.case === 'events') {
+          for (const event of m.value.events) await this.take(writer, event);
+        } else if (m.case === 'event') {
+          await this.take(writer, m.value);
         } else if (m.case === 'gap') {
           if (m.value.reason === GapReason.SLOW_SUBSCRIBER) {
             // The agent dropped events from our queue, but they are still in
@@ -321,6 +327,13 @@ export class AgentIngest {
     this.lastError = '';
     this.env.log.log(`agent ${this.agentId} (${this.hostname}): handed over at seq ${this.storedSeq} (this replica holds more than its share)`);
     return this.env.leases.renewEveryMs;
+  }
+
+  /** One event received: checked, noted, and handed to the writer. */
+  private async take(writer: BatchWriter, event: StateChange): Promise<void> {
+    if (event.agentId !== this.agentId) throw new Error(`the agent at ${this.address} now sends events of agent ${event.agentId}`);
+    this.seen(event.bootId, event.seq, true);
+    await writer.addEvent(event.bootId, event);
   }
 
   /** Stores one batch, then offers what is new in it to Watch. */
