@@ -14,7 +14,8 @@
 // all grpc-js streams in ONE other process (subscriber-process.ts), each on
 // its own HTTP/2 connection, the agent's default queue (10 000 events):
 //   none       nobody subscribed: the agent's cost without delivery
-//   1          one stream, no filter: every event (a collector)
+//   1          one stream, no filter: every event, one per response
+//   batched    one stream, no filter, max_batch 1000: every event, as the collector asks
 //   N filtered N streams, stream k following server endpoint 127.0.0.1:(18100+k):
 //              together every event once
 //   collector  a real collector (apps/collector, SQLite in a temp dir) subscribed to the
@@ -65,7 +66,7 @@ const MODERATE_RATE = Number(flags['moderate-rate']);
 const FILTERED = Number(flags.filtered);
 const FIRST_PORT = 18100;
 const LAST_PORT = FIRST_PORT + FILTERED - 1;
-type Subscribers = 'none' | '1' | 'filtered' | 'collector';
+type Subscribers = 'none' | '1' | 'batched' | 'filtered' | 'collector';
 const SUBSCRIBER_SETS = flags.sets.split(',') as Subscribers[];
 const RATES = flags.rates.split(',').map((r) => (r === 'max' ? r : r === 'moderate' ? MODERATE_RATE : Number(r)));
 if (
@@ -74,12 +75,12 @@ if (
   !(CONCURRENCY >= 1) ||
   !(MODERATE_RATE >= 1) ||
   !(FILTERED >= 2 && FILTERED <= 500) ||
-  SUBSCRIBER_SETS.some((s) => !['none', '1', 'filtered', 'collector'].includes(s)) ||
+  SUBSCRIBER_SETS.some((s) => !['none', '1', 'batched', 'filtered', 'collector'].includes(s)) ||
   RATES.some((r) => r !== 'max' && !(r >= 1 && Number.isInteger(r)))
 ) {
   console.error(
     'usage: agent-stream.ts [--seconds S>=1] [--rounds N>=1] [--concurrency C] [--moderate-rate R] [--filtered 2..500] ' +
-      '[--sets none,1,filtered,collector] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
+      '[--sets none,1,batched,filtered,collector] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
   );
   process.exit(2);
 }
@@ -90,6 +91,7 @@ const label = (s: Subscribers) => (s === 'filtered' ? `${FILTERED} filtered` : s
 function requestsFor(set: Subscribers): object[] {
   if (set === 'none') return [];
   if (set === '1' || set === 'collector') return [{}];
+  if (set === 'batched') return [{ maxBatch: 1000 }];
   return Array.from({ length: FILTERED }, (_, k) => ({ include: [{ serverEndpoint: [`127.0.0.1:${FIRST_PORT + k}`] }] }));
 }
 

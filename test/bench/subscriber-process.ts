@@ -11,7 +11,7 @@
 // {type: 'counts'} -> {type: 'counts', events, lost}, {type: 'close'}.
 import { create, fromBinary, type MessageInitShape, toBinary } from '@bufbuild/protobuf';
 import * as grpc from '@grpc/grpc-js';
-import { GapReason, Observation, SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema, TcpState } from '@tcpstate/proto';
+import { GapReason, Observation, type StateChange, SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema, TcpState } from '@tcpstate/proto';
 
 /** What one stream received. */
 export interface StreamReport {
@@ -65,8 +65,15 @@ function record(stream: StreamReport, r: SubscribeResponse, receivedMs: number):
     else stream.lostEvents += Number(r.response.value.count);
     return;
   }
+  if (r.response.case === 'events') {
+    for (const e of r.response.value.events) recordEvent(stream, e, receivedMs);
+    return;
+  }
   if (r.response.case !== 'event') return;
-  const e = r.response.value;
+  recordEvent(stream, r.response.value, receivedMs);
+}
+
+function recordEvent(stream: StreamReport, e: StateChange, receivedMs: number): void {
   stream.events++;
   stream.byObservation[e.observedBy]++;
   if (e.observedBy !== Observation.TRACEPOINT && e.observedBy !== Observation.HANDOVER) return;

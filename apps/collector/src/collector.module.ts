@@ -43,7 +43,8 @@ export class CollectorModule {
       providers: [
         { provide: COLLECTOR_OPTIONS, useValue: options },
         // A schema migration of a large store takes a while: say what is happening before the ports open.
-        { provide: EVENT_STORE, useFactory: () => openStore(options.store, { onProgress: (message) => new Logger('Store').log(message) }) },
+        // SQLite in a thread of its own: storing a batch does not hold up the streams being received and decoded.
+        { provide: EVENT_STORE, useFactory: () => openStore(options.store, { onProgress: (message) => new Logger('Store').log(message), ownThread: true }) },
         StoreCloser,
         LiveFeed,
         AgentFleet,

@@ -20,7 +20,7 @@ import {
 import { afterEach, describe, expect, it } from 'vitest';
 // The PostgreSQL helper is shared with the end-to-end tests (test/support is no library to import by name).
 import { InvalidQueryError, SchemaVersionError, StoreUnavailableError } from './errors.js';
-import type { EventStore } from './event-store.js';
+import type { EventStore, StoreOpenOptions } from './event-store.js';
 import { openStore } from './open-store.js';
 import { pgRows, sqliteRows, testDatabases } from './test-support/databases.js';
 
@@ -147,7 +147,9 @@ const CLIENT_SEGMENTS = [
 
 /** Opens stores of one back-end on fresh databases, and reaches under the store for what the API does not show. */
 interface Backend {
-  name: 'sqlite' | 'postgres';
+  name: 'sqlite' | 'sqlite in its own thread' | 'postgres';
+  /** How the suite opens its stores. */
+  options?: StoreOpenOptions;
   /** A new empty database's target (directory or URL). */
   newTarget(): Promise<string>;
   /** Runs SQL directly on a target's database. */
@@ -165,16 +167,19 @@ const sqliteBackend: Backend = {
   exec: async (target, text) => sqliteRows(target, text),
 };
 
+// The collector's way: the same SQLite store behind a worker thread (SqliteThreadStore, the built worker script).
+const sqliteThreadBackend: Backend = { ...sqliteBackend, name: 'sqlite in its own thread', options: { ownThread: true } };
+
 const postgresBackend: Backend = {
   name: 'postgres',
   newTarget: () => databases.postgres().createDatabase(`store_test_${++databaseCount}`),
   exec: pgRows,
 };
 
-describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend) => {
+describe.each([sqliteBackend, sqliteThreadBackend, postgresBackend])('EventStore on $name', (backend) => {
   const opened: EventStore[] = [];
   const open = async (target?: string) => {
-    const store = await openStore(target ?? (await backend.newTarget()));
+    const store = await openStore(target ?? (await backend.newTarget()), backend.options);
     opened.push(store);
     return store;
   };
@@ -609,8 +614,8 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
     // A store written by a newer tcpstate is refused with a message saying so.
     await backend.exec(target, "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (99, 'from the future', 0)");
-    await expect(openStore(target)).rejects.toThrow(SchemaVersionError);
-    await expect(openStore(target)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(5\)/);
+    await expect(openStore(target, backend.options)).rejects.toThrow(SchemaVersionError);
+    await expect(openStore(target, backend.options)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(5\)/);
   });
 
   it('shares agents between replicas through leases', async () => {
@@ -618,7 +623,7 @@ describe.each([sqliteBackend, postgresBackend])('EventStore on $name', (backend)
     const r1 = await open(target);
     const r2 = await open(target);
     const agents = ['agent-a', 'agent-b', 'agent-c', 'agent-d'];
-    if (backend.name === 'sqlite') {
+    if (backend.name !== 'postgres') {
       // One collector per SQLite file: it is granted every agent, always.
       expect(r1.shared).toBe(false);
       expect(await r1.acquireLeases('replica-1', agents, 60_000)).toEqual(agents);

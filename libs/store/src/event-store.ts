@@ -17,6 +17,11 @@ import type { TimeInput } from './time.js';
 export interface StoreOpenOptions {
   /** Told, in a sentence each, the steps of a long start: schema migrations and their progress. */
   onProgress?: (message: string) => void;
+  /**
+   * SQLite only: run the store in a worker thread of its own (SqliteThreadStore), so that its
+   * synchronous work does not hold up the caller's thread. The collector does.
+   */
+  ownThread?: boolean;
 }
 
 /** What one agent stream delivered since the last write: events in seq order, and losses. */

@@ -41,12 +41,13 @@ import {
   notStoredYet,
   OVERLAPPING_BLOCKS_SQL,
   prepareBatch,
+  type PreparedBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
   rebuildRange,
   runProgress,
 } from './ingest-plan.js';
-import { encodeEventBlocks, type StoredEvent } from './event-block.js';
+import { encodeEventBlocks, type EventBlock, type StoredEvent } from './event-block.js';
 import { StoreQueries } from './queries.js';
 import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
@@ -89,7 +90,7 @@ export class SqliteStore implements EventStore {
   private readonly runIds = new Map<string, bigint>();
   /** Agent id + NUL + host name already recorded by ingest (repeated every batch otherwise). */
   private readonly hostsRecorded = new Set<string>();
-  private readonly ingestTransaction: (agentId: string, bootId: string, batch: IngestBatch, hostname?: string) => IngestResult;
+  private readonly ingestTransaction: (agentId: string, bootId: string, prepared: PreparedBatch, hostname?: string, blocks?: EventBlock[]) => IngestResult;
 
   private constructor(
     private readonly db: Database.Database,
@@ -101,7 +102,9 @@ export class SqliteStore implements EventStore {
       nowNs: () => sql`${nowNs()}`,
     };
     this.queries = new StoreQueries(runner, pageTokenKey(db));
-    this.ingestTransaction = db.transaction(this.ingestNow.bind(this));
+    // IMMEDIATE: the write lock from the start. A transaction that reads first and writes later cannot wait for
+    // another writer (SQLite answers "database is locked" at once), and two stores can share a file from two threads.
+    this.ingestTransaction = db.transaction(this.ingestNow.bind(this)).immediate;
   }
 
   /** Opens (creating when needed) the store in `dir`, applying pending migrations. */
@@ -135,16 +138,24 @@ export class SqliteStore implements EventStore {
   }
 
   async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
-    return this.ingestTransaction(agentId, bootId, batch, hostname);
+    return this.ingestPrepared(agentId, bootId, prepareBatch(agentId, bootId, batch), hostname);
+  }
+
+  /**
+   * ingest() of a batch prepareBatch() has checked and ordered; `blocks`, when
+   * given, are its events encoded already (encodeEventBlocks(prepared.events)),
+   * stored as they are unless some of the events were stored before.
+   */
+  ingestPrepared(agentId: string, bootId: string, prepared: PreparedBatch, hostname?: string, blocks?: EventBlock[]): IngestResult {
+    return this.ingestTransaction(agentId, bootId, prepared, hostname, blocks);
   }
 
   /** The body of ingest; runs inside one SQLite transaction. */
-  private ingestNow(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): IngestResult {
-    const prepared = prepareBatch(agentId, bootId, batch);
+  private ingestNow(agentId: string, bootId: string, prepared: PreparedBatch, hostname?: string, blocks?: EventBlock[]): IngestResult {
     this.recordHost(agentId, hostname ?? '');
     if (prepared.events.length === 0 && prepared.gaps.length === 0) return { inserted: 0, duplicates: 0, gapsInserted: 0 };
     const runId = this.runId(agentId, bootId);
-    const inserted = this.insertEvents(runId, prepared.events);
+    const inserted = this.insertEvents(runId, prepared.events, blocks);
     const insertGap = this.statement(INSERT_GAP);
     const insertedGaps: Gap[] = prepared.gaps.filter((g) => insertGap.run(gapValues(runId, g)).changes === 1);
 
@@ -172,13 +183,17 @@ export class SqliteStore implements EventStore {
     this.hostsRecorded.add(key);
   }
 
-  /** Stores the events not stored yet as blocks (one, unless their times spread wide); returns those stored. */
-  private insertEvents(runId: bigint, events: StoredEvent[]): StoredEvent[] {
+  /**
+   * Stores the events not stored yet as blocks (one, unless their times spread wide; `encoded`: the
+   * blocks of all of them, made by the caller); returns those stored.
+   */
+  private insertEvents(runId: bigint, events: StoredEvent[], encoded?: EventBlock[]): StoredEvent[] {
     if (events.length === 0) return events;
     const overlapping = this.statement(OVERLAPPING_BLOCKS_SQL).pluck().all(runId, events[0].seq, events[events.length - 1].seq) as Uint8Array[];
     const fresh = notStoredYet(events, overlapping);
     const insert = this.statement(INSERT_BLOCK_SQL);
-    for (const block of encodeEventBlocks(fresh)) insert.run(...blockValues(runId, block));
+    const blocks = encoded && fresh.length === events.length ? encoded : encodeEventBlocks(fresh);
+    for (const block of blocks) insert.run(...blockValues(runId, block));
     return fresh;
   }
 
@@ -301,7 +316,7 @@ export class SqliteStore implements EventStore {
         const n = counts ? Number((prepared.get(...statement.params) as Row).n) : prepared.run(...statement.params).changes;
         if (what) result[what] = n;
       }
-    })();
+    }).immediate();
     return result;
   }
 

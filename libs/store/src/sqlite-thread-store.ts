@@ -1,0 +1,186 @@
+// The embedded SQLite store in a thread of its own (sqlite-worker.ts).
+// better-sqlite3 is synchronous: in the caller's thread every batch stored
+// holds up everything else that thread does (the collector receiving and
+// decoding the agents' streams, answering queries, PINGs). Here the caller
+// checks and encodes each batch (prepareBatch, event blocks) and the worker
+// does the rest, so a collector uses two cores. Calls are answered in the
+// order they were made, as in one thread.
+import { Worker } from 'node:worker_threads';
+import type { ConnectionTimeline, Gap, GetStatsResponse, Host, QueryTimelineResponse } from '@tcpstate/proto';
+import { InvalidQueryError, SchemaVersionError, StoreError, StoreUnavailableError } from './errors.js';
+import type {
+  ConnectionKey,
+  EndpointSpec,
+  EventStore,
+  HostUpdate,
+  IngestBatch,
+  IngestResult,
+  PeerLookup,
+  ReplicaView,
+  RetentionResult,
+  StatsQuery,
+  StoreCursor,
+  StoreOpenOptions,
+  TimelineQuery,
+  TimeWindow,
+} from './event-store.js';
+import { encodeEventBlocks } from './event-block.js';
+import { prepareBatch } from './ingest-plan.js';
+import type { IngestBlocksArgs, WorkerReply } from './sqlite-worker.js';
+import type { TimeInput } from './time.js';
+
+/** The worker's script: beside this file when built; the built one when this runs from its TypeScript source (tests). */
+const workerScript = import.meta.url.endsWith('.ts')
+  ? new URL('../dist/sqlite-worker.js', import.meta.url)
+  : new URL('./sqlite-worker.js', import.meta.url);
+
+/** The store's own error classes by name, so that a caller's instanceof holds across the thread boundary. */
+const ERROR_CLASSES: Record<string, new (message: string) => Error> = {
+  StoreError,
+  InvalidQueryError,
+  StoreUnavailableError,
+  SchemaVersionError,
+};
+const errorOf = ({ name, message }: { name: string; message: string }) => new (ERROR_CLASSES[name] ?? Error)(message);
+
+interface PendingCall {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** SQLite behind EventStore, in a worker thread. Open with SqliteThreadStore.open(dir) or openStore(dir, { ownThread: true }). */
+export class SqliteThreadStore implements EventStore {
+  readonly kind = 'sqlite' as const;
+  readonly shared = false;
+  private readonly pending = new Map<number, PendingCall>();
+  private nextId = 1;
+  /** Set once the worker is gone: every call after fails with it. */
+  private gone: StoreError | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly location: string,
+  ) {
+    worker.on('message', (reply: WorkerReply) => {
+      if (!('id' in reply)) return;
+      const call = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (reply.ok) call?.resolve(reply.value);
+      else call?.reject(errorOf(reply.error));
+    });
+    worker.on('error', (error) => this.lost(`failed: ${error.message}`));
+    worker.on('exit', (code) => this.lost(`stopped (exit code ${code})`));
+  }
+
+  /** Starts the worker, which opens (creating when needed) the store in `dir` and applies pending migrations. */
+  static open(dir: string, options: StoreOpenOptions = {}): Promise<SqliteThreadStore> {
+    // None of the caller's Node options: the built worker imports the built libraries whatever --conditions a test
+    // runner set, and options such as --input-type or --eval do not apply to it.
+    const worker = new Worker(workerScript, { workerData: { dir }, execArgv: [] });
+    return new Promise((resolve, reject) => {
+      const onMessage = (reply: WorkerReply) => {
+        if ('progress' in reply) options.onProgress?.(reply.progress);
+        else if ('ready' in reply) settle(() => resolve(new SqliteThreadStore(worker, reply.ready)));
+        else if ('openFailed' in reply) settle(() => reject(errorOf(reply.openFailed)));
+      };
+      const onError = (error: Error) => settle(() => reject(new StoreError(`the SQLite store's thread failed to start: ${error.message}`)));
+      const onExit = (code: number) => settle(() => reject(new StoreError(`the SQLite store's thread stopped while opening ${dir} (exit code ${code})`)));
+      const settle = (then: () => void) => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        then();
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+  }
+
+  private lost(how: string): void {
+    this.gone ??= new StoreError(`the SQLite store's thread ${how}`);
+    for (const call of this.pending.values()) call.reject(this.gone);
+    this.pending.clear();
+  }
+
+  private call<T>(method: string, args: unknown[]): Promise<T> {
+    if (this.gone) return Promise.reject(this.gone);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.worker.postMessage({ id, method, args });
+    });
+  }
+
+  async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
+    // Checked and encoded here: a bad batch fails before it is sent, and the worker gets a few dozen bytes an event.
+    const prepared = prepareBatch(agentId, bootId, batch);
+    const blocks = prepared.events.length > 0 ? encodeEventBlocks(prepared.events) : [];
+    const args: IngestBlocksArgs = [agentId, bootId, blocks, prepared.gaps, prepared.repeatedInBatch, hostname];
+    return this.call('ingestBlocks', args);
+  }
+
+  cursor(agentId: string): Promise<StoreCursor | undefined> {
+    return this.call('cursor', [agentId]);
+  }
+
+  upsertHost(host: HostUpdate): Promise<void> {
+    return this.call('upsertHost', [host]);
+  }
+
+  listHosts(): Promise<Host[]> {
+    return this.call('listHosts', []);
+  }
+
+  acquireLeases(replicaId: string, agentIds: readonly string[], ttlMs: number): Promise<string[]> {
+    return this.call('acquireLeases', [replicaId, agentIds, ttlMs]);
+  }
+
+  releaseLeases(replicaId: string, agentIds?: readonly string[]): Promise<void> {
+    return this.call('releaseLeases', [replicaId, agentIds]);
+  }
+
+  heartbeat(replicaId: string, ttlMs: number): Promise<ReplicaView> {
+    return this.call('heartbeat', [replicaId, ttlMs]);
+  }
+
+  leave(replicaId: string): Promise<void> {
+    return this.call('leave', [replicaId]);
+  }
+
+  queryTimeline(query: TimelineQuery): Promise<QueryTimelineResponse> {
+    return this.call('queryTimeline', [query]);
+  }
+
+  getConnection(ref: ConnectionKey): Promise<ConnectionTimeline | undefined> {
+    return this.call('getConnection', [ref]);
+  }
+
+  findConnectionByEndpoints(local: EndpointSpec, remote: EndpointSpec, at: TimeInput): Promise<ConnectionTimeline | undefined> {
+    return this.call('findConnectionByEndpoints', [local, remote, at]);
+  }
+
+  findPeer(connection: ConnectionTimeline): Promise<PeerLookup> {
+    return this.call('findPeer', [connection]);
+  }
+
+  gaps(window: TimeWindow, hosts?: readonly string[]): Promise<Gap[]> {
+    return this.call('gaps', [window, hosts]);
+  }
+
+  stats(query: StatsQuery): Promise<GetStatsResponse> {
+    return this.call('stats', [query]);
+  }
+
+  deleteOlderThan(time: TimeInput): Promise<RetentionResult> {
+    return this.call('deleteOlderThan', [time]);
+  }
+
+  /** Closes the database and ends the thread; calls after it fail with a StoreError. */
+  async close(): Promise<void> {
+    if (this.gone) return;
+    await this.call('close', []);
+    this.gone = new StoreError(`the SQLite store in ${this.location} is closed`);
+    await this.worker.terminate();
+  }
+}
