@@ -3,8 +3,8 @@
 // without interleaving with another: a transaction never sees a half-written
 // batch of another caller.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { join as joinPath, resolve } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { dirname, join as joinPath, resolve } from 'node:path';
 import { toJson } from '@bufbuild/protobuf';
 import { CaptureStrategySchema, type ConnectionTimeline, type Gap, type GetStatsResponse, type Host, type QueryTimelineResponse } from '@tcpstate/proto';
 import Database from 'better-sqlite3';
@@ -112,7 +112,7 @@ export class SqliteStore implements EventStore {
     const location = resolve(dir);
     let db: Database.Database;
     try {
-      mkdirSync(location, { recursive: true });
+      makeDirectories(location);
       db = new Database(joinPath(location, SQLITE_FILE), { timeout: 5000 });
     } catch (error) {
       throw new StoreUnavailableError(`cannot open the SQLite store in ${location}: ${(error as Error).message}`);
@@ -339,6 +339,16 @@ export class SqliteStore implements EventStore {
     }
     return statement;
   }
+}
+
+/**
+ * mkdir -p, one level at a time from the deepest directory that exists: Node's recursive mkdirSync
+ * never returns for a path under /proc (it retries the parent forever), and a typo in --store must fail.
+ */
+function makeDirectories(dir: string): void {
+  const missing: string[] = [];
+  for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
+  for (const at of missing) mkdirSync(at);
 }
 
 /** Values for upsertHost's statement: the insert row, then the updates (null keeps the stored value). */

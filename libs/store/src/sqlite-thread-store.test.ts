@@ -60,5 +60,9 @@ describe('SqliteThreadStore', () => {
     const file = join(await databases.tempDir(), 'a-file');
     writeFileSync(file, '');
     await expect(openStore(join(file, 'data'), { ownThread: true })).rejects.toBeInstanceOf(StoreUnavailableError);
+    // Under /proc, where Node's recursive mkdir would spin forever: an error too.
+    await expect(openStore('/proc/no-store-here/data', { ownThread: true })).rejects.toThrow(
+      /^cannot open the SQLite store in \/proc\/no-store-here\/data: ENOENT/,
+    );
   });
 });
