@@ -21,6 +21,10 @@
 //   collector  a real collector (apps/collector, SQLite in a temp dir) subscribed to the
 //              agent: what it stored, the gaps it stored, its CPU (issue 5: does the
 //              store keep up with what an agent sends at its maximum?)
+//   catch-up   the load first, nobody subscribed (the agent keeps up to 600,000 events for
+//              replay), then a real collector started: how fast it stores the agent's
+//              window with the machine otherwise idle ("delivered/s": its ingest rate
+//              end to end, decoding and storing, the agent replaying on the other core)
 // at the highest rate the machine sustains and at --moderate-rate conn/s,
 // in rotating order. --profile DIR writes V8 CPU profiles of the agent (and of the collector).
 import { writeFileSync } from 'node:fs';
@@ -66,7 +70,7 @@ const MODERATE_RATE = Number(flags['moderate-rate']);
 const FILTERED = Number(flags.filtered);
 const FIRST_PORT = 18100;
 const LAST_PORT = FIRST_PORT + FILTERED - 1;
-type Subscribers = 'none' | '1' | 'batched' | 'filtered' | 'collector';
+type Subscribers = 'none' | '1' | 'batched' | 'filtered' | 'collector' | 'catch-up';
 const SUBSCRIBER_SETS = flags.sets.split(',') as Subscribers[];
 const RATES = flags.rates.split(',').map((r) => (r === 'max' ? r : r === 'moderate' ? MODERATE_RATE : Number(r)));
 if (
@@ -75,12 +79,12 @@ if (
   !(CONCURRENCY >= 1) ||
   !(MODERATE_RATE >= 1) ||
   !(FILTERED >= 2 && FILTERED <= 500) ||
-  SUBSCRIBER_SETS.some((s) => !['none', '1', 'batched', 'filtered', 'collector'].includes(s)) ||
+  SUBSCRIBER_SETS.some((s) => !['none', '1', 'batched', 'filtered', 'collector', 'catch-up'].includes(s)) ||
   RATES.some((r) => r !== 'max' && !(r >= 1 && Number.isInteger(r)))
 ) {
   console.error(
     'usage: agent-stream.ts [--seconds S>=1] [--rounds N>=1] [--concurrency C] [--moderate-rate R] [--filtered 2..500] ' +
-      '[--sets none,1,batched,filtered,collector] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
+      '[--sets none,1,batched,filtered,collector,catch-up] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
   );
   process.exit(2);
 }
@@ -139,6 +143,7 @@ async function cleanUp(): Promise<void> {
 process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
 
 async function measure(set: Subscribers, rate: Run['rate'], round: number): Promise<Run> {
+  if (set === 'catch-up') return measureCatchUp(rate, round);
   const ports = Array.from({ length: FILTERED }, (_, k) => FIRST_PORT + k);
   const net = await makeBenchNetwork('lo', 'bas', 213, ports);
   cleanups.push(() => net.destroy());
@@ -206,6 +211,83 @@ async function measure(set: Subscribers, rate: Run['rate'], round: number): Prom
             .map((p) => `${p}: kernel ${kernel.all.pairs.get(p) ?? 0}, delivered ${report.kernelPairs[p] ?? 0}`)
         : [],
       latencyMs: report?.latencyMs,
+    };
+  } finally {
+    await cleanUp();
+  }
+}
+
+/** Events the agent keeps for replay in the catch-up set: more than its maximum rate fills in the load window. */
+const CATCH_UP_WINDOW = 600_000;
+
+/**
+ * The catch-up set: load with nobody subscribed, then a collector started on
+ * the agent's replay window; delivered/s is its rate storing the window, CPU
+ * is measured over that catch-up (the load is over by then).
+ */
+async function measureCatchUp(rate: Run['rate'], round: number): Promise<Run> {
+  const ports = Array.from({ length: FILTERED }, (_, k) => FIRST_PORT + k);
+  const net = await makeBenchNetwork('lo', 'bas', 213, ports);
+  cleanups.push(() => net.destroy());
+  try {
+    const agent = await startAgent(net.netns, { args: ['--replay-events', String(CATCH_UP_WINDOW), '--replay-bytes', '1GiB'] });
+    cleanups.push(() => agent.stop());
+    const counter = await startKernelCounter({ netns: net.netns });
+    cleanups.push(async () => void (await counter.stop()));
+    await sleep(1000);
+    const capturedBefore = Number((await agent.status()).eventsCaptured);
+    const load = await runMultiPortLoadgen(net.client, net.target, { first: FIRST_PORT, last: LAST_PORT }, {
+      seconds: SECONDS,
+      concurrency: CONCURRENCY,
+      rate: rate === 'max' ? undefined : rate,
+    });
+    await sleep(500);
+    const records = await agent.settledEventsCaptured();
+    const kernel = await counter.stop();
+    if (records > CATCH_UP_WINDOW) console.log(`  catch-up: ${records} events captured, more than the window of ${CATCH_UP_WINDOW}: use fewer --seconds`);
+
+    const started = performance.now();
+    const collector = await startCollectorSubscriber(agent);
+    cleanups.push(() => collector.close());
+    const cpu = new CpuWindow([agent.pid, collector.pid]);
+    for (;;) {
+      const { events, lost } = await collector.counts();
+      // Done when every record is stored, or the collector stored gaps (then settledReport tells what).
+      if (events >= records || (lost > 0 && events + lost > 0 && events >= records - CATCH_UP_WINDOW)) break;
+      if (performance.now() - started > 600_000) throw new Error(`the collector stored ${events} of ${records} events in 10 minutes`);
+      await sleep(100);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const used = cpu.end();
+    const report = await collector.settledReport();
+    const status = await agent.status();
+    const agentSide = reconcile(kernel.all, await agent.transitionCounts());
+    const delivered = report.streams[0].events;
+    const lostWithGap = report.streams[0].lostEvents;
+    return {
+      subscribers: 'catch-up',
+      rate,
+      round,
+      connPerSecond: load.rate,
+      machineBusyPercent: used.machineBusy,
+      capturedPerSecond: (records - capturedBefore) / load.seconds,
+      // From the collector's start (process start included) to the last event stored.
+      deliveredPerSecond: delivered / seconds,
+      agentCpuPercent: used.processes[0],
+      agentRssMiB: memoryMiB(agent.pid).rss,
+      agentPeakRssMiB: memoryMiB(agent.pid).peak,
+      subscriberCpuPercent: used.processes[1],
+      kernelFired: kernel.all.total,
+      agentRecords: agentSide.agentCaptured,
+      missingInAgent: agentSide.missing,
+      kernelDrops: Number(status.kernelDrops),
+      delivered,
+      lostWithGap,
+      lostSilently: Number(status.eventsCaptured) - delivered - lostWithGap,
+      kernelGapPerStream: report.streams[0].kernelLostEvents,
+      differing: [...new Set([...kernel.all.pairs.keys(), ...Object.keys(report.kernelPairs)])]
+        .filter((p) => (kernel.all.pairs.get(p) ?? 0) !== (report.kernelPairs[p] ?? 0))
+        .map((p) => `${p}: kernel ${kernel.all.pairs.get(p) ?? 0}, delivered ${report.kernelPairs[p] ?? 0}`),
     };
   } finally {
     await cleanUp();

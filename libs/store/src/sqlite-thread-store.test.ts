@@ -3,6 +3,7 @@
 // calls after close. (event-store.test.ts runs the whole store suite on it.)
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Worker } from 'node:worker_threads';
 import { create } from '@bufbuild/protobuf';
 import { timestampFromMs } from '@bufbuild/protobuf/wkt';
 import { StateChangeSchema, TcpState } from '@tcpstate/proto';
@@ -44,6 +45,23 @@ describe('SqliteThreadStore', () => {
       gapsInserted: 0,
     });
     expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 3n });
+    await store.close();
+  });
+
+  it('starts its thread again after it died: the call in flight fails as retryable, the next one works', async () => {
+    const store = await openStore(join(await databases.tempDir(), 'data'), { ownThread: true });
+    await store.ingest('agent-a', 'boot-a', { events: [change('agent-a', 1)], gaps: [] });
+    // As if it ran out of memory: the thread ends under a call.
+    const inFlight = store.listHosts();
+    await (store as unknown as { worker: Worker }).worker.terminate();
+    await expect(inFlight).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(inFlight).rejects.toThrow(/^the SQLite store's thread stopped \(exit code 1\); the next call starts it again$/);
+    expect(await store.ingest('agent-a', 'boot-a', { events: [change('agent-a', 1), change('agent-a', 2)], gaps: [] })).toEqual({
+      inserted: 1,
+      duplicates: 1,
+      gapsInserted: 0,
+    });
+    expect(await store.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 2n });
     await store.close();
   });
 

@@ -48,19 +48,64 @@ interface PendingCall {
   reject: (error: Error) => void;
 }
 
-/** SQLite behind EventStore, in a worker thread. Open with SqliteThreadStore.open(dir) or openStore(dir, { ownThread: true }). */
+/** A worker that has opened the store in `dir`: started, migrations applied, the store's location known. */
+function startWorker(dir: string, options: StoreOpenOptions): Promise<{ worker: Worker; location: string }> {
+  // None of the caller's Node options: the built worker imports the built libraries whatever --conditions a test
+  // runner set, and options such as --input-type or --eval do not apply to it.
+  const worker = new Worker(workerScript, { workerData: { dir }, execArgv: [] });
+  return new Promise((resolve, reject) => {
+    const onMessage = (reply: WorkerReply) => {
+      if ('progress' in reply) options.onProgress?.(reply.progress);
+      else if ('ready' in reply) settle(() => resolve({ worker, location: reply.ready }));
+      else if ('openFailed' in reply) settle(() => reject(errorOf(reply.openFailed)));
+    };
+    const onError = (error: Error) => settle(() => reject(new StoreError(`the SQLite store's thread failed to start: ${error.message}`)));
+    const onExit = (code: number) => settle(() => reject(new StoreError(`the SQLite store's thread stopped while opening ${dir} (exit code ${code})`)));
+    const settle = (then: () => void) => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      then();
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+/**
+ * SQLite behind EventStore, in a worker thread. Open with SqliteThreadStore.open(dir) or
+ * openStore(dir, { ownThread: true }). Should the thread die (out of memory, say), the calls in
+ * flight fail as StoreUnavailableError, which the collector retries, and the next call starts a new
+ * thread on the same file: a batch cut short was one transaction, rolled back, and is sent again.
+ */
 export class SqliteThreadStore implements EventStore {
   readonly kind = 'sqlite' as const;
   readonly shared = false;
   private readonly pending = new Map<number, PendingCall>();
   private nextId = 1;
-  /** Set once the worker is gone: every call after fails with it. */
-  private gone: StoreError | undefined;
+  /** The running worker; undefined after it died, until the next call starts another. */
+  private worker: Worker | undefined;
+  private starting: Promise<Worker> | undefined;
+  /** Set by close(): every call after fails with it. */
+  private closed: StoreError | undefined;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly dir: string,
+    worker: Worker,
     readonly location: string,
   ) {
+    this.attach(worker);
+  }
+
+  /** Starts the worker, which opens (creating when needed) the store in `dir` and applies pending migrations. */
+  static async open(dir: string, options: StoreOpenOptions = {}): Promise<SqliteThreadStore> {
+    const { worker, location } = await startWorker(dir, options);
+    return new SqliteThreadStore(dir, worker, location);
+  }
+
+  private attach(worker: Worker): void {
+    this.worker = worker;
     worker.on('message', (reply: WorkerReply) => {
       if (!('id' in reply)) return;
       const call = this.pending.get(reply.id);
@@ -68,47 +113,42 @@ export class SqliteThreadStore implements EventStore {
       if (reply.ok) call?.resolve(reply.value);
       else call?.reject(errorOf(reply.error));
     });
-    worker.on('error', (error) => this.lost(`failed: ${error.message}`));
-    worker.on('exit', (code) => this.lost(`stopped (exit code ${code})`));
+    worker.on('error', (error) => this.lost(worker, `failed: ${error.message}`));
+    worker.on('exit', (code) => this.lost(worker, `stopped (exit code ${code})`));
   }
 
-  /** Starts the worker, which opens (creating when needed) the store in `dir` and applies pending migrations. */
-  static open(dir: string, options: StoreOpenOptions = {}): Promise<SqliteThreadStore> {
-    // None of the caller's Node options: the built worker imports the built libraries whatever --conditions a test
-    // runner set, and options such as --input-type or --eval do not apply to it.
-    const worker = new Worker(workerScript, { workerData: { dir }, execArgv: [] });
-    return new Promise((resolve, reject) => {
-      const onMessage = (reply: WorkerReply) => {
-        if ('progress' in reply) options.onProgress?.(reply.progress);
-        else if ('ready' in reply) settle(() => resolve(new SqliteThreadStore(worker, reply.ready)));
-        else if ('openFailed' in reply) settle(() => reject(errorOf(reply.openFailed)));
-      };
-      const onError = (error: Error) => settle(() => reject(new StoreError(`the SQLite store's thread failed to start: ${error.message}`)));
-      const onExit = (code: number) => settle(() => reject(new StoreError(`the SQLite store's thread stopped while opening ${dir} (exit code ${code})`)));
-      const settle = (then: () => void) => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        then();
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
-  }
-
-  private lost(how: string): void {
-    this.gone ??= new StoreError(`the SQLite store's thread ${how}`);
-    for (const call of this.pending.values()) call.reject(this.gone);
+  private lost(worker: Worker, how: string): void {
+    if (this.worker !== worker) return;
+    this.worker = undefined;
+    const error = this.closed ?? new StoreUnavailableError(`the SQLite store's thread ${how}; the next call starts it again`);
+    for (const call of this.pending.values()) call.reject(error);
     this.pending.clear();
   }
 
-  private call<T>(method: string, args: unknown[]): Promise<T> {
-    if (this.gone) return Promise.reject(this.gone);
+  /** The running worker, or a new one after the last died. */
+  private ready(): Worker | Promise<Worker> {
+    if (this.worker) return this.worker;
+    this.starting ??= startWorker(this.dir, {}).then(
+      ({ worker }) => {
+        this.starting = undefined;
+        this.attach(worker);
+        return worker;
+      },
+      (error: Error) => {
+        this.starting = undefined;
+        throw error;
+      },
+    );
+    return this.starting;
+  }
+
+  private async call<T>(method: string, args: unknown[]): Promise<T> {
+    if (this.closed) throw this.closed;
+    const worker = await this.ready();
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      this.worker.postMessage({ id, method, args });
+      worker.postMessage({ id, method, args });
     });
   }
 
@@ -178,9 +218,14 @@ export class SqliteThreadStore implements EventStore {
 
   /** Closes the database and ends the thread; calls after it fail with a StoreError. */
   async close(): Promise<void> {
-    if (this.gone) return;
-    await this.call('close', []);
-    this.gone = new StoreError(`the SQLite store in ${this.location} is closed`);
-    await this.worker.terminate();
+    if (this.closed) return;
+    const worker = this.worker ?? (await this.starting?.catch(() => undefined));
+    this.closed = new StoreError(`the SQLite store in ${this.location} is closed`);
+    if (!worker) return;
+    const id = this.nextId++;
+    const done = new Promise<unknown>((resolve, reject) => this.pending.set(id, { resolve, reject }));
+    worker.postMessage({ id, method: 'close', args: [] });
+    await done.catch(() => undefined);
+    await worker.terminate();
   }
 }
