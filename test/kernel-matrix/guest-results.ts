@@ -14,6 +14,8 @@ export interface GuestResult {
   variant?: string;
   /** Known capture defects recognised in this case (see guest/runner.ts). */
   defects: string[];
+  /** Why the case ran twice: its first attempt failed while the kernel lost transitions (counted). */
+  retried?: string;
   expected: { client: string[]; server: string[] };
   actual: { client: string[]; server: string[] };
   /** caseMs, timeWaitMs, exitAfterReuseSynSentMs, sweepUncertaintyMs (as measured in the guest). */
@@ -46,7 +48,7 @@ export function formatTable(results: GuestResult[], title: string): string {
     num(r.timings.exitAfterReuseSynSentMs),
     num(r.timings.sweepUncertaintyMs),
     num(r.timings.caseMs),
-    [...r.defects.map((d) => `known defect: ${d}`), ...(r.variant ? [r.variant] : [])].join('; '),
+    [...r.defects.map((d) => `known defect: ${d}`), ...(r.variant ? [r.variant] : []), ...(r.retried ? [`retried (${r.retried})`] : [])].join('; '),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ').trimEnd();
