@@ -1,4 +1,4 @@
-import { toJsonString } from '@bufbuild/protobuf';
+import { create, toJsonString } from '@bufbuild/protobuf';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { type ListenAddress, OptionsError, parseInteger } from '@tcpstate/config';
 import { SubscribeResponseSchema, WatchResponseSchema, type Gap, type Heartbeat, type StateChange } from '@tcpstate/proto';
@@ -6,6 +6,9 @@ import { agentClient, collectorClient } from './clients.js';
 import { agentOption, collectorOption, type Command } from './commands.js';
 import { ansiColor, formatEvent, formatGap, formatHeartbeat, noColor } from './event-line.js';
 import { buildFilters, filterOptions } from './filter-options.js';
+
+/** Events per response asked of an agent (SubscribeRequest.max_batch). */
+const AGENT_BATCH = 1000;
 
 const seqOption = (name: string, description: string) => ({ name, value: 'N', description, parse: (t: string) => BigInt(parseInteger(t)), env: null });
 
@@ -82,12 +85,27 @@ export const watchCommand: Command = {
 
     try {
       if (agent) {
+        // Events in batches: on a busy host one response per event costs the agent more than the event
+        // (BENCHMARKS.md). Each is still shown alone, and --json prints it as the one-event response it was.
         const stream = agentClient(agent).subscribe(
-          { include, exclude, since: sinceSeq !== undefined ? { case: 'sinceSeq', value: sinceSeq } : { case: undefined }, last: last ?? 0n, first: first ?? 0n, follow },
+          {
+            include,
+            exclude,
+            since: sinceSeq !== undefined ? { case: 'sinceSeq', value: sinceSeq } : { case: undefined },
+            last: last ?? 0n,
+            first: first ?? 0n,
+            follow,
+            maxBatch: AGENT_BATCH,
+          },
           { signal },
         );
-        for await (const res of stream) {
+        const eventJson = (event: StateChange) => () => toJsonString(SubscribeResponseSchema, create(SubscribeResponseSchema, { response: { case: 'event', value: event } }));
+        stream: for await (const res of stream) {
           const r = res.response;
+          if (r.case === 'events') {
+            for (const event of r.value.events) if (!show({ event }, eventJson(event))) break stream;
+            continue;
+          }
           const message: StreamMessage = r.case === 'event' ? { event: r.value } : r.case === 'gap' ? { gap: r.value } : r.case === 'heartbeat' ? { heartbeat: r.value } : {};
           if (!show(message, () => toJsonString(SubscribeResponseSchema, res))) break;
         }
