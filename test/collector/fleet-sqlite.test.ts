@@ -163,7 +163,9 @@ describe('collector with SQLite and three namespace hosts', () => {
   it('streams what it ingests to Watch, filtered, with heartbeats', async () => {
     const [h0, h1] = hosts;
     const watch = client.watch({ include: [{ host: [h0.name], port: [40011] }] });
+    const batched = client.watch({ include: [{ host: [h0.name], port: [40011] }], maxBatch: 100 });
     await watch.until((w) => w.heartbeats.length > 0, 10_000, 'a heartbeat');
+    await batched.until((w) => w.heartbeats.length > 0, 10_000, 'a heartbeat (batched)');
     expect(watch.heartbeats[0].agentId).toBe(h0.name);
     await curl(h0, h1, 40011);
     await watch.until((w) => w.events.some((e) => e.newState === TcpState.TIME_WAIT), 10_000, 'the client entering TIME_WAIT');
@@ -174,7 +176,14 @@ describe('collector with SQLite and three namespace hosts', () => {
     ]);
     const seqs = events.map((e) => Number(e.seq));
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    // With max_batch: the same events, in `events` batches only.
+    await batched.until((w) => w.events.length >= events.length, 10_000, 'the same events, batched');
+    expect(batched.events.map((e) => Number(e.seq))).toEqual(seqs);
+    expect(batched.responses.some((r) => r.response.case === 'event')).toBe(false);
     watch.cancel();
+    batched.cancel();
+    const tooLarge = client.watch({ maxBatch: 10_001 });
+    expect(await tooLarge.ended).toMatchObject({ code: INVALID_ARGUMENT, details: 'max_batch: 10001 is more than 10000 events per response' });
   });
 
   it('answers invalid queries with INVALID_ARGUMENT naming the problem, and {} with the last hour', async () => {

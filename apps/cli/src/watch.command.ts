@@ -7,8 +7,8 @@ import { agentOption, collectorOption, type Command } from './commands.js';
 import { ansiColor, formatEvent, formatGap, formatHeartbeat, noColor } from './event-line.js';
 import { buildFilters, filterOptions } from './filter-options.js';
 
-/** Events per response asked of an agent (SubscribeRequest.max_batch). */
-const AGENT_BATCH = 1000;
+/** Events per response asked of an agent or a collector (max_batch). */
+const BATCH = 1000;
 
 const seqOption = (name: string, description: string) => ({ name, value: 'N', description, parse: (t: string) => BigInt(parseInteger(t)), env: null });
 
@@ -85,8 +85,9 @@ export const watchCommand: Command = {
 
     try {
       if (agent) {
-        // Events in batches: on a busy host one response per event costs the agent more than the event
-        // (BENCHMARKS.md). Each is still shown alone, and --json prints it as the one-event response it was.
+        // Events in batches (here and from a collector): on a busy host one response per event costs the
+        // sender more than the event (BENCHMARKS.md). Each is still shown alone, and --json prints it as
+        // the one-event response it would have been.
         const stream = agentClient(agent).subscribe(
           {
             include,
@@ -95,7 +96,7 @@ export const watchCommand: Command = {
             last: last ?? 0n,
             first: first ?? 0n,
             follow,
-            maxBatch: AGENT_BATCH,
+            maxBatch: BATCH,
           },
           { signal },
         );
@@ -110,9 +111,14 @@ export const watchCommand: Command = {
           if (!show(message, () => toJsonString(SubscribeResponseSchema, res))) break;
         }
       } else {
-        const stream = collectorClient(collector!).watch({ include, exclude }, { signal });
-        for await (const res of stream) {
+        const stream = collectorClient(collector!).watch({ include, exclude, maxBatch: BATCH }, { signal });
+        const eventJson = (event: StateChange) => () => toJsonString(WatchResponseSchema, create(WatchResponseSchema, { response: { case: 'event', value: event } }));
+        stream: for await (const res of stream) {
           const r = res.response;
+          if (r.case === 'events') {
+            for (const event of r.value.events) if (!show({ event }, eventJson(event))) break stream;
+            continue;
+          }
           const message: StreamMessage = r.case === 'event' ? { event: r.value } : r.case === 'gap' ? { gap: r.value } : r.case === 'heartbeat' ? { heartbeat: r.value } : {};
           if (!show(message, () => toJsonString(WatchResponseSchema, res))) break;
         }

@@ -35,6 +35,8 @@ import { LiveFeed } from './watch/live-feed.js';
 const DEFAULT_WINDOW_MS = 3_600_000;
 /** Events queued per Watch stream before it gets a gap. */
 const WATCH_QUEUE_EVENTS = 10_000;
+/** The most events one Watch response may carry (WatchRequest.max_batch), as the agent's Subscribe. */
+const MAX_WATCH_BATCH = 10_000;
 
 /** Store and filter errors a caller can fix or retry become their gRPC codes, with the message as it is. */
 function rpcError(error: unknown): unknown {
@@ -70,12 +72,16 @@ export class CollectorServiceImpl {
     } catch (error) {
       throw rpcError(error);
     }
+    if (request.maxBatch > MAX_WATCH_BATCH) {
+      throw new ConnectError(`max_batch: ${request.maxBatch} is more than ${MAX_WATCH_BATCH} events per response`, Code.InvalidArgument);
+    }
     const hosts = request.include.length > 0 && request.include.every((f) => f.host.length > 0) ? request.include.flatMap((f) => f.host) : undefined;
     yield* this.feed.watch({
       filters,
       hosts,
       signal: ctx.signal,
       queueMax: WATCH_QUEUE_EVENTS,
+      maxBatch: Math.max(1, request.maxBatch),
       heartbeatMs: this.options.heartbeat,
       progress: () =>
         this.fleet

@@ -33,6 +33,7 @@ function show(r: WatchResponse): string {
   if (m.case === 'event') return `event ${m.value.seq}`;
   if (m.case === 'gap') return `gap ${GapReason[m.value.reason]} ${m.value.firstSeq}-${m.value.lastSeq} count ${m.value.count}`;
   if (m.case === 'heartbeat') return `heartbeat ${m.value.agentId} ${m.value.lastSeq}`;
+  if (m.case === 'events') return `events ${m.value.events.map((e) => e.seq).join(' ')}`;
   return 'nothing';
 }
 describe('LiveFeed', () => {
@@ -64,6 +65,19 @@ describe('LiveFeed', () => {
     feed.publish('a1', 'host1', [event(6, 4000)], []);
     expect(await slow.take(2)).toEqual(['gap SLOW_SUBSCRIBER 3-5 count 3', 'event 6']);
     slow.abort.abort();
+  });
+
+  it('with max_batch, sends the queued events together, at most max_batch, gaps alone in their place', async () => {
+    const feed = new LiveFeed();
+    const batched = open(feed, { maxBatch: 3 });
+    const first = batched.stream.next(); // registers the watcher
+    await Promise.resolve();
+    feed.publish('a1', 'host1', [1, 2, 3, 4].map((seq) => event(seq, 4000)), []);
+    feed.publish('a1', 'host1', [event(5, 4000)], [create(GapSchema, { agentId: 'a1', reason: GapReason.KERNEL, count: 2n })]);
+    // The first read was waiting: it takes what had arrived when it woke.
+    expect(show((await first).value as WatchResponse)).toBe('events 1 2 3');
+    expect(await batched.take(3)).toEqual(['events 4', 'gap KERNEL 0-0 count 2', 'events 5']);
+    batched.abort.abort();
   });
 
   it('sends a heartbeat per ingested agent when idle, only for the hosts asked for', async () => {

@@ -7,6 +7,7 @@ import { timestampNow } from '@bufbuild/protobuf/wkt';
 import { Injectable } from '@nestjs/common';
 import type { CompiledFilters } from '@tcpstate/model';
 import {
+  EventBatchSchema,
   type Gap,
   GapReason,
   GapSchema,
@@ -36,6 +37,8 @@ export interface WatchOptions {
   heartbeatMs: number;
   /** The agents to report in heartbeats. */
   progress: () => AgentProgress[];
+  /** Consecutive queued events sent together, up to this many (WatchRequest.max_batch; 1: one each). */
+  maxBatch?: number;
 }
 
 /** Losses of one agent run for one watcher, reported as one gap. */
@@ -87,7 +90,7 @@ class Watcher {
     while (!signal.aborted) {
       if (this.head === this.queue.length) this.reportLosses();
       if (this.head < this.queue.length) {
-        const item = this.queue[this.head++];
+        const item = this.take();
         if (this.head > 1024 && this.head * 2 > this.queue.length) {
           this.queue = this.queue.slice(this.head);
           this.head = 0;
@@ -104,6 +107,19 @@ class Watcher {
       }
       await this.waitAtMost(heartbeatMs - idleFor);
     }
+  }
+
+  /** The next queued response; with max_batch, the queued events from here on (up to it) as one. */
+  private take(): WatchResponse {
+    const item = this.queue[this.head++];
+    const maxBatch = this.options.maxBatch ?? 1;
+    if (maxBatch <= 1 || item.response.case !== 'event') return item;
+    const events = [item.response.value];
+    for (let next = this.queue[this.head]; next?.response.case === 'event' && events.length < maxBatch; next = this.queue[this.head]) {
+      events.push(next.response.value);
+      this.head++;
+    }
+    return create(WatchResponseSchema, { response: { case: 'events', value: create(EventBatchSchema, { events }) } });
   }
 
   private heartbeats(): Heartbeat[] {
