@@ -287,9 +287,11 @@ export class AgentIngest {
         this.streamedSomething = true;
         const m = message.response;
         if (m.case === 'events') {
-          for (const event of m.value.events) await this.take(writer, event);
+          for (const event of m.value.events) this.received(event);
+          await writer.addEvents(m.value.events);
         } else if (m.case === 'event') {
-          await this.take(writer, m.value);
+          this.received(m.value);
+          await writer.addEvent(m.value.bootId, m.value);
         } else if (m.case === 'gap') {
           if (m.value.reason === GapReason.SLOW_SUBSCRIBER) {
             // The agent dropped events from our queue, but they are still in
@@ -329,11 +331,10 @@ export class AgentIngest {
     return this.env.leases.renewEveryMs;
   }
 
-  /** One event received: checked, noted, and handed to the writer. */
-  private async take(writer: BatchWriter, event: StateChange): Promise<void> {
+  /** One event received, before the writer takes it: checked and noted. */
+  private received(event: StateChange): void {
     if (event.agentId !== this.agentId) throw new Error(`the agent at ${this.address} now sends events of agent ${event.agentId}`);
     this.seen(event.bootId, event.seq, true);
-    await writer.addEvent(event.bootId, event);
   }
 
   /** Stores one batch, then offers what is new in it to Watch. */

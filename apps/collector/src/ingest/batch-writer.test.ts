@@ -40,6 +40,18 @@ describe('BatchWriter', () => {
     expect(writer.busy).toBe(false);
   });
 
+  it('cuts a list of events (an agent batch) as it cuts events added one by one, a new boot_id starting a new batch', async () => {
+    const { writer, written } = recordingWriter();
+    await writer.addEvents([1, 2, 3, 4, 5].map((seq) => event(seq)));
+    await writer.addEvents([event(6), event(1, 'b2'), event(2, 'b2')]);
+    await writer.flush();
+    expect(written.map((b) => [b.bootId, seqs(b)])).toEqual([
+      ['b1', [1, 2, 3]],
+      ['b1', [4, 5, 6]],
+      ['b2', [1, 2]],
+    ]);
+  });
+
   it('starts a new batch when the boot_id changes', async () => {
     const { writer, written } = recordingWriter();
     await writer.addEvent('b1', event(8));

@@ -47,6 +47,14 @@ export class BatchWriter {
     return this.add(bootId, (batch) => batch.events.push(event));
   }
 
+  /** Events in stream order (an agent's batch): as addEvent for each, waiting only where a full batch must. */
+  async addEvents(events: readonly StateChange[]): Promise<void> {
+    for (const event of events) {
+      const wait = this.put(event.bootId, (batch) => batch.events.push(event));
+      if (wait) await wait;
+    }
+  }
+
   addGap(bootId: string, gap: Gap): Promise<void> {
     return this.add(bootId, (batch) => batch.gaps.push(gap));
   }
@@ -79,6 +87,15 @@ export class BatchWriter {
   }
 
   private async add(bootId: string, push: (batch: Batch) => void): Promise<void> {
+    const wait = this.put(bootId, push);
+    if (wait) await wait;
+  }
+
+  /**
+   * Adds one item to the pending batch. When that fills it, cuts it and returns what to wait for: the
+   * batch before it written (at most one is written while the next fills); undefined otherwise.
+   */
+  private put(bootId: string, push: (batch: Batch) => void): Promise<void> | undefined {
     if (this.failure) throw this.failure;
     // A batch belongs to one agent run: a new boot_id starts a new batch.
     if (this.pending && this.pending.bootId !== bootId) this.cut();
@@ -87,11 +104,12 @@ export class BatchWriter {
     if (this.pending.events.length + this.pending.gaps.length >= this.options.maxItems) {
       const previous = this.chain;
       this.cut();
-      await previous;
-      if (this.failure) throw this.failure;
-    } else {
-      this.timer ??= setTimeout(() => this.cut(), this.options.flushMs);
+      return previous.then(() => {
+        if (this.failure) throw this.failure;
+      });
     }
+    this.timer ??= setTimeout(() => this.cut(), this.options.flushMs);
+    return undefined;
   }
 
   /** Ends the pending batch and queues it for writing. */
