@@ -1,7 +1,8 @@
-import { create, toJsonString } from '@bufbuild/protobuf';
+import { create, type MessageInitShape, toJsonString } from '@bufbuild/protobuf';
+import type { GenMessage } from '@bufbuild/protobuf/codegenv2';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { type ListenAddress, OptionsError, parseInteger } from '@tcpstate/config';
-import { SubscribeResponseSchema, WatchResponseSchema, type Gap, type Heartbeat, type StateChange } from '@tcpstate/proto';
+import { SubscribeResponseSchema, WatchResponseSchema, type Gap, type Heartbeat, type StateChange, type SubscribeResponse, type WatchResponse } from '@tcpstate/proto';
 import { agentClient, collectorClient } from './clients.js';
 import { agentOption, collectorOption, type Command } from './commands.js';
 import { ansiColor, formatEvent, formatGap, formatHeartbeat, noColor } from './event-line.js';
@@ -11,6 +12,27 @@ import { buildFilters, filterOptions } from './filter-options.js';
 const BATCH = 1000;
 
 const seqOption = (name: string, description: string) => ({ name, value: 'N', description, parse: (t: string) => BigInt(parseInteger(t)), env: null });
+
+/**
+ * A Subscribe or Watch stream (the same oneof) as messages to show, each with its proto3 JSON: the
+ * events of a batch one by one, each printed as the one-event response it would have been alone.
+ */
+async function* messagesOf<R extends SubscribeResponse | WatchResponse>(
+  stream: AsyncIterable<R>,
+  schema: GenMessage<R>,
+): AsyncGenerator<[StreamMessage, () => string]> {
+  for await (const res of stream) {
+    const r = res.response;
+    if (r.case === 'events') {
+      for (const event of r.value.events) {
+        yield [{ event }, () => toJsonString(schema, create(schema, { response: { case: 'event', value: event } } as MessageInitShape<GenMessage<R>>))];
+      }
+    } else {
+      const message: StreamMessage = r.case === 'event' ? { event: r.value } : r.case === 'gap' ? { gap: r.value } : r.case === 'heartbeat' ? { heartbeat: r.value } : {};
+      yield [message, () => toJsonString(schema, res)];
+    }
+  }
+}
 
 /** One message of either stream: exactly one field set. */
 interface StreamMessage {
@@ -84,45 +106,26 @@ export const watchCommand: Command = {
     };
 
     try {
-      if (agent) {
-        // Events in batches (here and from a collector): on a busy host one response per event costs the
-        // sender more than the event (BENCHMARKS.md). Each is still shown alone, and --json prints it as
-        // the one-event response it would have been.
-        const stream = agentClient(agent).subscribe(
-          {
-            include,
-            exclude,
-            since: sinceSeq !== undefined ? { case: 'sinceSeq', value: sinceSeq } : { case: undefined },
-            last: last ?? 0n,
-            first: first ?? 0n,
-            follow,
-            maxBatch: BATCH,
-          },
-          { signal },
-        );
-        const eventJson = (event: StateChange) => () => toJsonString(SubscribeResponseSchema, create(SubscribeResponseSchema, { response: { case: 'event', value: event } }));
-        stream: for await (const res of stream) {
-          const r = res.response;
-          if (r.case === 'events') {
-            for (const event of r.value.events) if (!show({ event }, eventJson(event))) break stream;
-            continue;
-          }
-          const message: StreamMessage = r.case === 'event' ? { event: r.value } : r.case === 'gap' ? { gap: r.value } : r.case === 'heartbeat' ? { heartbeat: r.value } : {};
-          if (!show(message, () => toJsonString(SubscribeResponseSchema, res))) break;
-        }
-      } else {
-        const stream = collectorClient(collector!).watch({ include, exclude, maxBatch: BATCH }, { signal });
-        const eventJson = (event: StateChange) => () => toJsonString(WatchResponseSchema, create(WatchResponseSchema, { response: { case: 'event', value: event } }));
-        stream: for await (const res of stream) {
-          const r = res.response;
-          if (r.case === 'events') {
-            for (const event of r.value.events) if (!show({ event }, eventJson(event))) break stream;
-            continue;
-          }
-          const message: StreamMessage = r.case === 'event' ? { event: r.value } : r.case === 'gap' ? { gap: r.value } : r.case === 'heartbeat' ? { heartbeat: r.value } : {};
-          if (!show(message, () => toJsonString(WatchResponseSchema, res))) break;
-        }
-      }
+      // Events in batches from either source: on a busy host one response per event costs the sender
+      // more than the event (BENCHMARKS.md). Each is still shown alone (messagesOf).
+      const messages = agent
+        ? messagesOf(
+            agentClient(agent).subscribe(
+              {
+                include,
+                exclude,
+                since: sinceSeq !== undefined ? { case: 'sinceSeq', value: sinceSeq } : { case: undefined },
+                last: last ?? 0n,
+                first: first ?? 0n,
+                follow,
+                maxBatch: BATCH,
+              },
+              { signal },
+            ),
+            SubscribeResponseSchema,
+          )
+        : messagesOf(collectorClient(collector!).watch({ include, exclude, maxBatch: BATCH }, { signal }), WatchResponseSchema);
+      for await (const [message, asJson] of messages) if (!show(message, asJson)) break;
     } catch (error) {
       // Ctrl-C: the stream was cancelled on purpose.
       if (signal.aborted && error instanceof ConnectError && error.code === Code.Canceled) return;
