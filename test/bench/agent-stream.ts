@@ -33,6 +33,7 @@ import { parseArgs } from 'node:util';
 import {
   type BenchAgent,
   CpuWindow,
+  differingPairs,
   type KernelCounter,
   machineDescription,
   makeBenchNetwork,
@@ -183,7 +184,6 @@ async function measure(set: Subscribers, rate: Run['rate'], round: number): Prom
     const agentSide = reconcile(kernel.all, await agent.transitionCounts());
     const delivered = report ? report.streams.reduce((sum, s) => sum + s.events, 0) : 0;
     const lostWithGap = report ? report.streams.reduce((sum, s) => sum + s.lostEvents, 0) : 0;
-    const pairs = new Set([...kernel.all.pairs.keys(), ...Object.keys(report?.kernelPairs ?? {})]);
     return {
       subscribers: set,
       rate,
@@ -205,11 +205,7 @@ async function measure(set: Subscribers, rate: Run['rate'], round: number): Prom
       // Records lost in the kernel never became agent records: they are not in eventsCaptured.
       lostSilently: report ? Number(status.eventsCaptured) - delivered - lostWithGap : 0,
       kernelGapPerStream: report ? Math.max(...report.streams.map((s) => s.kernelLostEvents)) : 0,
-      differing: report
-        ? [...pairs]
-            .filter((p) => (kernel.all.pairs.get(p) ?? 0) !== (report.kernelPairs[p] ?? 0))
-            .map((p) => `${p}: kernel ${kernel.all.pairs.get(p) ?? 0}, delivered ${report.kernelPairs[p] ?? 0}`)
-        : [],
+      differing: report ? differingPairs(kernel.all.pairs, report.kernelPairs) : [],
       latencyMs: report?.latencyMs,
     };
   } finally {
@@ -296,9 +292,7 @@ async function measureCatchUp(rate: Run['rate'], round: number): Promise<Run> {
       lostWithGap,
       lostSilently: Number(status.eventsCaptured) - delivered - lostWithGap,
       kernelGapPerStream: report.streams[0].kernelLostEvents,
-      differing: [...new Set([...kernel.all.pairs.keys(), ...Object.keys(report.kernelPairs)])]
-        .filter((p) => (kernel.all.pairs.get(p) ?? 0) !== (report.kernelPairs[p] ?? 0))
-        .map((p) => `${p}: kernel ${kernel.all.pairs.get(p) ?? 0}, delivered ${report.kernelPairs[p] ?? 0}`),
+      differing: differingPairs(kernel.all.pairs, report.kernelPairs),
     };
   } finally {
     await cleanUp();

@@ -12,7 +12,7 @@ import { GapReason, Observation, TcpState } from '@tcpstate/proto';
 import { decodeEventBlock, SQLITE_FILE } from '@tcpstate/store';
 import { type RunningProgram, startProgram } from '@tcpstate/testbed';
 import Database from 'better-sqlite3';
-import { type BenchAgent, sleep, within } from './harness.ts';
+import { type BenchAgent, settled, sleep, within } from './harness.ts';
 import type { SubscriberProcess } from './harness.ts';
 import type { SubscriberReport } from './subscriber-process.ts';
 
@@ -86,16 +86,7 @@ export async function startCollectorSubscriber(agent: BenchAgent, profileDir?: s
     pid: collector.child.pid!,
     report,
     counts,
-    async settledReport(quietMs = 500) {
-      let last = -1;
-      for (let i = 0; i < 240; i++) {
-        const { events, lost } = await counts();
-        if (events + lost === last) return report();
-        last = events + lost;
-        await sleep(quietMs);
-      }
-      throw new Error('the collector kept storing for 2 minutes after the load ended');
-    },
+    settledReport: (quietMs = 500) => settled(counts, report, 'the collector', quietMs),
     async close() {
       try {
         const code = await within(20_000, 'the collector stopping', collector.stop('SIGTERM'));

@@ -563,6 +563,30 @@ export interface SubscriberProcess {
   close(): Promise<void>;
 }
 
+/** report() once what a subscriber received (events + losses, by `counts`) stays unchanged for quietMs. */
+export async function settled<T>(
+  counts: () => Promise<{ events: number; lost: number }>,
+  report: () => Promise<T>,
+  who: string,
+  quietMs = 500,
+): Promise<T> {
+  let last = -1;
+  for (let i = 0; i < 240; i++) {
+    const { events, lost } = await counts();
+    if (events + lost === last) return report();
+    last = events + lost;
+    await sleep(quietMs);
+  }
+  throw new Error(`${who} kept receiving for 2 minutes after the load ended`);
+}
+
+/** "old->new: kernel N, delivered M" for each pair whose kernel firings and exact-time events delivered differ. */
+export function differingPairs(kernel: Map<string, number>, delivered: Record<string, number>): string[] {
+  return [...new Set([...kernel.keys(), ...Object.keys(delivered)])]
+    .filter((p) => (kernel.get(p) ?? 0) !== (delivered[p] ?? 0))
+    .map((p) => `${p}: kernel ${kernel.get(p) ?? 0}, delivered ${delivered[p] ?? 0}`);
+}
+
 const subscriberScript = new URL('./subscriber-process.ts', import.meta.url).pathname;
 
 /** Starts a process holding one stream per request and waits until the agent lists them all. */
@@ -604,16 +628,8 @@ export async function startSubscribers(agent: BenchAgent, requests: object[]): P
     pid: child.pid!,
     report,
     counts: () => ask<{ events: number; lost: number }>('counts'),
-    async settledReport(quietMs = 500) {
-      let last = -1;
-      for (let i = 0; i < 240; i++) {
-        const { events, lost } = await ask<{ events: number; lost: number }>('counts');
-        if (events + lost === last) return report();
-        last = events + lost;
-        await sleep(quietMs);
-      }
-      throw new Error('the subscribers kept receiving for 2 minutes after the load ended');
-    },
+    settledReport: (quietMs = 500) =>
+      settled(() => ask<{ events: number; lost: number }>('counts'), report, 'the subscribers', quietMs),
     async close() {
       if (child.exitCode !== null) return;
       child.send({ type: 'close' });
