@@ -2,7 +2,7 @@
 // temporary directory, PostgreSQL started for the suite (test/support).
 import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
-import { durationFromMs, timestampFromMs } from '@bufbuild/protobuf/wkt';
+import { durationFromMs, timestampFromMs, timestampMs } from '@bufbuild/protobuf/wkt';
 import {
   AddressFamily,
   CaptureStrategySchema,
@@ -523,6 +523,23 @@ describe.each([sqliteBackend, sqliteThreadBackend, postgresBackend])('EventStore
       [11, 21],
       [21, 11],
     ]);
+  });
+
+  it('pairs the sides of hosts whose clocks differ: within a second, and not beyond', async () => {
+    // Host B's clock runs behind A's (each agent turns kernel time into wall time on its own): as B's
+    // clock has it, its side ended before A's side began.
+    const behind = (ms: number, boot: string) =>
+      serverSide('agent-b', boot, 21).map((e) => ({ ...e, time: timestampFromMs(timestampMs(e.time!) - ms) }) as StateChange);
+    const store = await open();
+    await store.ingest('agent-a', 'boot-a', { events: clientClosesFirst(), gaps: [] });
+    await store.ingest('agent-b', 'boot-b', { events: behind(1400, 'boot-b'), gaps: [] }); // ends 699 ms before
+    const client = await store.getConnection({ agentId: 'agent-a', bootId: 'boot-a', cookie: 11n });
+    expect([client!.peer?.bootId, client!.peer?.cookie]).toEqual(['boot-b', 21n]);
+    // 2 s apart: another connection on those ports, not this one's other side.
+    const far = await open();
+    await far.ingest('agent-a', 'boot-a', { events: clientClosesFirst(), gaps: [] });
+    await far.ingest('agent-b', 'boot-c', { events: behind(2700, 'boot-c'), gaps: [] }); // ends 1,999 ms before
+    expect((await far.getConnection({ agentId: 'agent-a', bootId: 'boot-a', cookie: 11n }))!.peer).toBeUndefined();
   });
 
   it('says why no peer was found', async () => {

@@ -438,9 +438,18 @@ export function pickPeer(self: ConnectionRecord, candidates: readonly Connection
   return matches[0];
 }
 
+/**
+ * How far apart two hosts' clocks may be for their sides of one connection to pair. Each agent turns
+ * kernel time into wall time on its own (and hosts' clocks differ by what NTP leaves): a server side that
+ * ends 1 ms before the client side began, as its host's clock has it, is the same connection. Longer
+ * than any such error, short against port reuse (the closest start wins among candidates anyway).
+ */
+export const PEER_CLOCK_SLACK_NS = 1_000_000_000n;
+
+/** Whether two sides' lives overlap, allowing for PEER_CLOCK_SLACK_NS between their hosts' clocks. */
 function overlaps(a: ConnectionRecord, b: ConnectionRecord): boolean {
-  const aEndsBeforeB = a.endNs !== null && a.endNs < b.firstSeenNs;
-  const bEndsBeforeA = b.endNs !== null && b.endNs < a.firstSeenNs;
+  const aEndsBeforeB = a.endNs !== null && a.endNs + PEER_CLOCK_SLACK_NS < b.firstSeenNs;
+  const bEndsBeforeA = b.endNs !== null && b.endNs + PEER_CLOCK_SLACK_NS < a.firstSeenNs;
   return !aEndsBeforeB && !bEndsBeforeA;
 }
 
