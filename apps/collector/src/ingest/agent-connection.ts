@@ -1,9 +1,10 @@
 // The collector's gRPC connection to one agent: Connect's HTTP/2 transport
 // with keepalive PINGs, so that a cut link is noticed within seconds rather
-// than when TCP gives up, and TLS/mTLS when configured.
+// than when TCP gives up, TLS/mTLS when configured, and no compression unless
+// asked for: gzip costs every agent ~2.5 µs of CPU an event it sends (BENCHMARKS.md).
 import { readFileSync } from 'node:fs';
 import { type Client, createClient } from '@connectrpc/connect';
-import { createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { compressionGzip, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
 import { AgentService } from '@tcpstate/proto';
 
 /** TLS towards agents: the CA that signed their certificates, and our client certificate for mTLS. */
@@ -42,15 +43,16 @@ export class AgentConnection {
    * @param address HOST:PORT as dialled ("10.0.0.1:4270", "[fd00::1]:4270").
    * @param serverName the name the agent's certificate is checked against (a DNS name the address came from).
    * @param keepaliveMs a PING after this long without data; unanswered as long, the connection is dead.
+   * @param gzip whether to tell the agent that gzipped responses are welcome (it then gzips every large one).
    */
-  constructor(address: string, tls: AgentTls | undefined, serverName: string | undefined, keepaliveMs: number) {
+  constructor(address: string, tls: AgentTls | undefined, serverName: string | undefined, keepaliveMs: number, gzip = false) {
     const baseUrl = `${tls ? 'https' : 'http'}://${address}`;
     this.session = new Http2SessionManager(
       baseUrl,
       { pingIntervalMs: keepaliveMs, pingTimeoutMs: keepaliveMs, connectTimeoutMs: CONNECT_TIMEOUT_MS },
       tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(serverName ? { servername: serverName } : {}) } : {},
     );
-    this.client = createClient(AgentService, createGrpcTransport({ baseUrl, sessionManager: this.session }));
+    this.client = createClient(AgentService, createGrpcTransport({ baseUrl, sessionManager: this.session, acceptCompression: gzip ? [compressionGzip] : [] }));
   }
 
   /** Closes the connection and every stream on it. */

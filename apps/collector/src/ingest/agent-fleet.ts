@@ -62,6 +62,7 @@ export class AgentFleet implements OnApplicationBootstrap, BeforeApplicationShut
       },
       tls: loadAgentTls(options),
       keepaliveMs: options.agentKeepalive,
+      gzip: options.agentCompression === 'gzip',
       goneAfterMs: options.goneAfter,
       lagThresholdMs: LAG_THRESHOLD_MS,
       log: this.log,

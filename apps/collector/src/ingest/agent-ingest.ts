@@ -30,6 +30,8 @@ export interface IngestEnvironment {
   tls?: AgentTls;
   /** Keepalive PING period and timeout (ms). */
   keepaliveMs: number;
+  /** Ask agents to gzip their streams (--agent-compression gzip). */
+  gzip?: boolean;
   /** Unreachable this long: GONE (ms). */
   goneAfterMs: number;
   /** Connected and this far behind the agent: LAGGING (ms). */
@@ -117,7 +119,7 @@ export class AgentIngest {
     private readonly env: IngestEnvironment,
   ) {
     this.address = target.address;
-    this.connection = new AgentConnection(target.address, env.tls, target.serverName, env.keepaliveMs);
+    this.connection = new AgentConnection(target.address, env.tls, target.serverName, env.keepaliveMs, env.gzip);
   }
 
   start(): void {
