@@ -2,7 +2,9 @@
 // a Python client generated from proto/ each disconnect mid-stream and resume
 // with since_seq; between them every seq arrives exactly once. A resume from a
 // seq that left the replay window yields the exact REPLAY_EVICTED gap.
-import { GapReason } from '@tcpstate/proto';
+import { createClient } from '@connectrpc/connect';
+import { compressionGzip, createGrpcTransport } from '@connectrpc/connect-node';
+import { AgentService, GapReason } from '@tcpstate/proto';
 import { loadgenScript, nodeBin, type NetnsHost, type RunningProgram } from '@tcpstate/testbed';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePythonClient, pythonClient } from '../interop/python-client.js';
@@ -90,6 +92,19 @@ describe('Subscribe resume', () => {
     const replies = py.stdout.trim().split('\n').map((l) => JSON.parse(l));
     const pySeqs = replies.flatMap((r) => (r.events ? r.events.events.map((e: { seq: string }) => Number(e.seq)) : []));
     expect(pySeqs.slice(0, single.events.length)).toEqual(seqs(single.events));
+
+    // Batches are larger than Connect's 1 KiB threshold, and a client that accepts gzip (grpc-js and Connect do
+    // unasked) still gets them as they are: the agent compresses only with --compression gzip.
+    const transport = createGrpcTransport({ baseUrl: `http://${agent.grpcAddress}`, acceptCompression: [compressionGzip] });
+    let encoding: string | null = 'no header';
+    let viaConnect = 0;
+    const stream = createClient(AgentService, transport).subscribe(
+      { since: { case: 'sinceSeq', value: 1n }, follow: false, maxBatch: 16 },
+      { onHeader: (h) => (encoding = h.get('grpc-encoding')) },
+    );
+    for await (const r of stream) if (r.response.case === 'events') viaConnect += r.response.value.events.length;
+    expect(viaConnect).toBeGreaterThanOrEqual(single.events.length);
+    expect(encoding).toBeNull();
     grpcJs.close();
   });
 

@@ -1,4 +1,4 @@
-import { type ListenAddress, type OptionSpec, parseDuration, parseInteger, parseListen, parseSize } from '@tcpstate/config';
+import { type Compression, type ListenAddress, type OptionSpec, parseCompression, parseDuration, parseInteger, parseListen, parseSize } from '@tcpstate/config';
 import { parseEndpoint, parsePort } from '@tcpstate/model';
 
 /** Everything the agent can be told, from flags or TCPSTATE_* variables. */
@@ -17,6 +17,8 @@ export interface AgentOptions {
   replayBytes: number;
   queueEvents: number;
   heartbeat: number;
+  /** Whether responses are gzipped for clients that accept it (none: the host's CPU is worth more than the bytes). */
+  compression: Compression;
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
@@ -50,6 +52,10 @@ export const agentOptionSpecs: OptionSpec[] = [
   { name: 'replay-bytes', value: 'SIZE', description: 'Bytes kept for Subscribe replay', parse: parseSize, default: 64 * 1024 * 1024 },
   { name: 'queue-events', value: 'N', description: 'Events queued per subscriber before it gets a gap', parse: (t) => parseInteger(t, 1), default: 10_000 },
   { name: 'heartbeat', value: 'DURATION', description: 'Heartbeat on an idle Subscribe stream', parse: parseDuration, default: 15_000 },
+  {
+    name: 'compression', value: 'none|gzip', parse: parseCompression, default: 'none',
+    description: 'Gzip responses for clients that accept it: about 6x fewer bytes for about 2.5 µs of CPU an event',
+  },
   { name: 'tls-cert', value: 'FILE', description: 'Serve gRPC over TLS with this certificate (PEM)' },
   { name: 'tls-key', value: 'FILE', description: 'Private key for --tls-cert (PEM)' },
   { name: 'tls-client-ca', value: 'FILE', description: 'Require client certificates signed by this CA (mTLS)' },

@@ -23,6 +23,7 @@ export class AgentModule {
         RpcModule.forRoot({
           grpcListen: options.grpcListen,
           httpListen: options.httpListen,
+          compression: options.compression === 'gzip',
           tls: options.tlsCert && options.tlsKey ? { cert: options.tlsCert, key: options.tlsKey, clientCa: options.tlsClientCa } : undefined,
         }),
       ],

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { type ListenAddress, type OptionSpec, parseDuration, parseListen } from '@tcpstate/config';
+import { type Compression, type ListenAddress, type OptionSpec, parseCompression, parseDuration, parseListen } from '@tcpstate/config';
 
 /** Everything the collector can be told, from flags or TCPSTATE_* variables. */
 export interface CollectorOptions {
@@ -23,7 +23,7 @@ export interface CollectorOptions {
   /** Keepalive towards agents: a PING after this long without data, the connection dead when unanswered as long (ms). */
   agentKeepalive: number;
   /** Whether agents are asked to gzip what they send (none: the agents' CPU is worth more than the bytes). */
-  agentCompression: AgentCompression;
+  agentCompression: Compression;
   /** Watch sends heartbeats on a stream idle this long (ms). */
   heartbeat: number;
   /** Calling agents over TLS: CA bundle, and a client certificate and key for mTLS. */
@@ -34,15 +34,6 @@ export interface CollectorOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
-}
-
-/** What the collector asks agents to compress their streams with. */
-export type AgentCompression = 'none' | 'gzip';
-
-export function parseAgentCompression(text: string): AgentCompression {
-  const value = text.trim().toLowerCase();
-  if (value === 'none' || value === 'gzip') return value;
-  throw new Error(`"${text}" is not a compression the collector asks agents for (none or gzip)`);
 }
 
 /** The shortest --retention: anything shorter could delete events while they are still being ingested. */
@@ -67,7 +58,7 @@ export const collectorOptionSpecs: OptionSpec[] = [
     description: 'PING an agent connection quiet for this long; a PING unanswered as long means the connection is dead',
   },
   {
-    name: 'agent-compression', value: 'none|gzip', parse: parseAgentCompression, default: 'none',
+    name: 'agent-compression', value: 'none|gzip', parse: parseCompression, default: 'none',
     description: 'Ask agents to gzip their event streams: about 6x fewer bytes for about 2.5 µs of agent CPU an event',
   },
   { name: 'heartbeat', value: 'DURATION', description: 'Heartbeat on an idle Watch stream', parse: parseDuration, default: 15_000 },

@@ -60,3 +60,13 @@ export function parseBoolean(text: string): boolean {
   if (['0', 'false', 'no', 'off'].includes(t)) return false;
   throw new Error(`"${text}" is not true or false`);
 }
+
+/** A stream compression an option can ask for: none, or gzip (the one every gRPC implementation has). */
+export type Compression = 'none' | 'gzip';
+
+/** "none" or "gzip" (any case). */
+export function parseCompression(text: string): Compression {
+  const value = text.trim().toLowerCase();
+  if (value === 'none' || value === 'gzip') return value;
+  throw new Error(`"${text}" is not a compression (none or gzip)`);
+}

@@ -1,7 +1,8 @@
 import http from 'node:http';
 import { createServer, type Server } from 'node:net';
 import { create } from '@bufbuild/protobuf';
-import { Code, ConnectError, type HandlerContext } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type HandlerContext } from '@connectrpc/connect';
+import { compressionGzip, createGrpcTransport } from '@connectrpc/connect-node';
 import * as grpc from '@grpc/grpc-js';
 import {
   AgentService,
@@ -161,6 +162,23 @@ describe('listen()', () => {
     expect(() => unlistened(0, 0).addService(serviceRegistration(healthV1.Health, {}))).toThrow(
       'service grpc.health.v1.Health is registered twice',
     );
+  });
+});
+
+describe('compression', () => {
+  // A response larger than Connect's 1 KiB threshold, and a client that accepts gzip (as grpc-js does unasked).
+  const largeStatus = serviceRegistration(AgentService, { getStatus: () => create(GetStatusResponseSchema, { hostname: 'h'.repeat(4096) }) });
+  const encodingOf = async (server: ConnectServer) => {
+    const transport = createGrpcTransport({ baseUrl: `http://127.0.0.1:${server.grpcAddress.port}`, acceptCompression: [compressionGzip] });
+    let encoding: string | null = 'no header';
+    const status = await createClient(AgentService, transport).getStatus({}, { onHeader: (h) => (encoding = h.get('grpc-encoding')) });
+    expect(status.hostname).toBe('h'.repeat(4096));
+    return encoding;
+  };
+
+  it('gzips responses for clients that accept it, unless turned off', async () => {
+    expect(await encodingOf(await servers.start([largeStatus]))).toBe('gzip');
+    expect(await encodingOf(await servers.start([largeStatus], { compression: false }))).toBeNull();
   });
 });
 

@@ -58,7 +58,7 @@ describe('--agent-compression', () => {
     expect(parse([]).values.agentCompression).toBe('none');
     expect(parse(['--agent-compression', 'GZIP']).values.agentCompression).toBe('gzip');
     expect(() => parse(['--agent-compression', 'zstd'])).toThrow(
-      '--agent-compression: "zstd" is not a compression the collector asks agents for (none or gzip)',
+      '--agent-compression: "zstd" is not a compression (none or gzip)',
     );
   });
 });
