@@ -3,9 +3,11 @@
 // than when TCP gives up, TLS/mTLS when configured, and no compression unless
 // asked for: gzip costs every agent ~2.5 µs of CPU an event it sends (BENCHMARKS.md).
 import { readFileSync } from 'node:fs';
-import { type Client, createClient } from '@connectrpc/connect';
+import { create, type DescMethodServerStreaming, type MessageInitShape } from '@bufbuild/protobuf';
+import { type CallOptions, type Client, createClient } from '@connectrpc/connect';
 import { compressionGzip, createGrpcTransport, Http2SessionManager } from '@connectrpc/connect-node';
-import { AgentService } from '@tcpstate/proto';
+import { AgentService, type SubscribeRequestSchema, type SubscribeResponse, SubscribeResponseSchema, wireV1 } from '@tcpstate/proto';
+import { decodeEventBatch, decodeStateChange } from './state-change-decoder.js';
 
 /** TLS towards agents: the CA that signed their certificates, and our client certificate for mTLS. */
 export interface AgentTls {
@@ -34,9 +36,17 @@ export function loadAgentTls(files: { agentCa?: string; agentCert?: string; agen
 /** A connection (TCP and TLS) not up within this time counts as failed. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
+/** AgentService.Subscribe read as SubscribeResponseWire (proto/tcpstate/wire/v1): the same call and bytes, events left undecoded. */
+const subscribeWire = { ...AgentService.method.subscribe, output: wireV1.SubscribeResponseWireSchema } as unknown as DescMethodServerStreaming<
+  typeof SubscribeRequestSchema,
+  typeof wireV1.SubscribeResponseWireSchema
+>;
+const SubscribeWireService = { ...AgentService, methods: [subscribeWire], method: { subscribe: subscribeWire } };
+
 /** An AgentService client over its own HTTP/2 connection, closed with close(). */
 export class AgentConnection {
   readonly client: Client<typeof AgentService>;
+  private readonly wireClient: { subscribe(request: MessageInitShape<typeof SubscribeRequestSchema>, options?: CallOptions): AsyncIterable<wireV1.SubscribeResponseWire> };
   private readonly session: Http2SessionManager;
 
   /**
@@ -52,7 +62,32 @@ export class AgentConnection {
       { pingIntervalMs: keepaliveMs, pingTimeoutMs: keepaliveMs, connectTimeoutMs: CONNECT_TIMEOUT_MS },
       tls ? { ca: tls.ca, cert: tls.cert, key: tls.key, ...(serverName ? { servername: serverName } : {}) } : {},
     );
-    this.client = createClient(AgentService, createGrpcTransport({ baseUrl, sessionManager: this.session, acceptCompression: gzip ? [compressionGzip] : [] }));
+    const transport = createGrpcTransport({ baseUrl, sessionManager: this.session, acceptCompression: gzip ? [compressionGzip] : [] });
+    this.client = createClient(AgentService, transport);
+    this.wireClient = createClient(SubscribeWireService as unknown as typeof AgentService, transport) as unknown as typeof this.wireClient;
+  }
+
+  /**
+   * client.subscribe(), with its events decoded by state-change-decoder.ts instead of protobuf-es: the same
+   * messages at half the cost, on the thread that receives every agent's stream.
+   */
+  async *subscribe(request: MessageInitShape<typeof SubscribeRequestSchema>, options?: CallOptions): AsyncGenerator<SubscribeResponse> {
+    for await (const { response } of this.wireClient.subscribe(request, options)) {
+      switch (response.case) {
+        case 'events':
+          yield create(SubscribeResponseSchema, { response: { case: 'events', value: { events: decodeEventBatch(response.value) } } });
+          break;
+        case 'event':
+          yield create(SubscribeResponseSchema, { response: { case: 'event', value: decodeStateChange(response.value) } });
+          break;
+        case 'gap':
+        case 'heartbeat':
+          yield create(SubscribeResponseSchema, { response });
+          break;
+        default:
+          yield create(SubscribeResponseSchema); // a response of a newer agent: nothing this collector knows
+      }
+    }
   }
 
   /** Closes the connection and every stream on it. */

@@ -275,7 +275,7 @@ export class AgentIngest {
       bootId: this.storedBoot,
       maxBatch: (this.env.batch ?? DEFAULT_BATCH_OPTIONS).maxItems,
     });
-    const stream = this.connection.client.subscribe(request, { signal });
+    const stream = this.connection.subscribe(request, { signal });
     const writer = new BatchWriter((batch) => this.write(batch), (error) => this.attemptAbort?.abort(error), this.env.batch);
     this.writer = writer;
     this.phase = 'streaming';
