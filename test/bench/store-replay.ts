@@ -6,6 +6,7 @@
 //
 //   npm run bench:store -- [--events 10000000] [--agents 8] [--hours 6] [--backends sqlite,postgres]
 //     [--batch 1000] [--samples 1000] [--grpc-samples 300] [--baseline-events 1000000] [--fixture FILE]
+//   (--samples 0 / --grpc-samples 0: no latencies through the store / over gRPC, the ingest alone)
 //
 // Needs the built libs and collector (scripts/node24 npx nx run-many -t build).
 // Per back-end, in order:
@@ -99,11 +100,11 @@ async function runSqlite(): Promise<BackendResult> {
     const dataDir = join(dir, 'data');
     const store = await openStore(dataDir);
     const { rate, seconds, replays } = await ingestAll('sqlite', store);
-    const latencies = await storeLatencies(store, replays);
+    const latencies = SAMPLES > 0 ? await storeLatencies(store, replays) : {};
     await store.close();
     const tables = sqliteTables(join(dataDir, SQLITE_FILE));
     const bytes = await directorySize(dataDir);
-    Object.assign(latencies, await grpcLatencies(dataDir, replays));
+    if (GRPC_SAMPLES > 0) Object.assign(latencies, await grpcLatencies(dataDir, replays));
     return { name: 'sqlite', baselineRate, ingestRate: rate, ingestSeconds: seconds, latencies, bytes, tables };
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -117,10 +118,10 @@ async function runPostgres(): Promise<BackendResult> {
     const url = await postgres.createDatabase('bench');
     const store = await openStore(url);
     const { rate, seconds, replays } = await ingestAll('postgres', store);
-    const latencies = await storeLatencies(store, replays);
+    const latencies = SAMPLES > 0 ? await storeLatencies(store, replays) : {};
     await store.close();
     const { bytes, tables } = await postgresSize(url);
-    Object.assign(latencies, await grpcLatencies(url, replays));
+    if (GRPC_SAMPLES > 0) Object.assign(latencies, await grpcLatencies(url, replays));
     return { name: 'postgres', baselineRate, ingestRate: rate, ingestSeconds: seconds, latencies, bytes, tables };
   } finally {
     await stopQuietly(postgres);
