@@ -25,6 +25,9 @@
 //              replay), then a real collector started: how fast it stores the agent's
 //              window with the machine otherwise idle ("delivered/s": its ingest rate
 //              end to end, decoding and storing, the agent replaying on the other core)
+//   replay     as catch-up, but a grpc-js stream asking max_batch 1000 from seq 1 instead of the
+//              collector: the most the agent sends of its window to one subscriber that only
+//              counts (what a collector catching up is measured against)
 // at the highest rate the machine sustains and at --moderate-rate conn/s,
 // in rotating order. --profile DIR writes V8 CPU profiles of the agent (and of the collector).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -71,7 +74,7 @@ const MODERATE_RATE = Number(flags['moderate-rate']);
 const FILTERED = Number(flags.filtered);
 const FIRST_PORT = 18100;
 const LAST_PORT = FIRST_PORT + FILTERED - 1;
-type Subscribers = 'none' | '1' | 'batched' | 'filtered' | 'collector' | 'catch-up';
+type Subscribers = 'none' | '1' | 'batched' | 'filtered' | 'collector' | 'catch-up' | 'replay';
 const SUBSCRIBER_SETS = flags.sets.split(',') as Subscribers[];
 const RATES = flags.rates.split(',').map((r) => (r === 'max' ? r : r === 'moderate' ? MODERATE_RATE : Number(r)));
 if (
@@ -80,12 +83,12 @@ if (
   !(CONCURRENCY >= 1) ||
   !(MODERATE_RATE >= 1) ||
   !(FILTERED >= 2 && FILTERED <= 500) ||
-  SUBSCRIBER_SETS.some((s) => !['none', '1', 'batched', 'filtered', 'collector', 'catch-up'].includes(s)) ||
+  SUBSCRIBER_SETS.some((s) => !['none', '1', 'batched', 'filtered', 'collector', 'catch-up', 'replay'].includes(s)) ||
   RATES.some((r) => r !== 'max' && !(r >= 1 && Number.isInteger(r)))
 ) {
   console.error(
     'usage: agent-stream.ts [--seconds S>=1] [--rounds N>=1] [--concurrency C] [--moderate-rate R] [--filtered 2..500] ' +
-      '[--sets none,1,batched,filtered,collector,catch-up] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
+      '[--sets none,1,batched,filtered,collector,catch-up,replay] [--rates max,moderate,N...] [--profile DIR] [--json FILE]',
   );
   process.exit(2);
 }
@@ -144,7 +147,7 @@ async function cleanUp(): Promise<void> {
 process.once('SIGINT', () => void cleanUp().then(() => process.exit(130)));
 
 async function measure(set: Subscribers, rate: Run['rate'], round: number): Promise<Run> {
-  if (set === 'catch-up') return measureCatchUp(rate, round);
+  if (set === 'catch-up' || set === 'replay') return measureCatchUp(set, rate, round);
   const ports = Array.from({ length: FILTERED }, (_, k) => FIRST_PORT + k);
   const net = await makeBenchNetwork('lo', 'bas', 213, ports);
   cleanups.push(() => net.destroy());
@@ -228,11 +231,12 @@ function busiestThreads(pid: number): string {
 const CATCH_UP_WINDOW = 600_000;
 
 /**
- * The catch-up set: load with nobody subscribed, then a collector started on
- * the agent's replay window; delivered/s is its rate storing the window, CPU
- * is measured over that catch-up (the load is over by then).
+ * The catch-up and replay sets: load with nobody subscribed, then a collector
+ * (or a batched grpc-js stream from seq 1) started on the agent's replay
+ * window; delivered/s is its rate storing (receiving) the window, CPU is
+ * measured over that catch-up (the load is over by then).
  */
-async function measureCatchUp(rate: Run['rate'], round: number): Promise<Run> {
+async function measureCatchUp(set: 'catch-up' | 'replay', rate: Run['rate'], round: number): Promise<Run> {
   const ports = Array.from({ length: FILTERED }, (_, k) => FIRST_PORT + k);
   const net = await makeBenchNetwork('lo', 'bas', 213, ports);
   cleanups.push(() => net.destroy());
@@ -253,7 +257,8 @@ async function measureCatchUp(rate: Run['rate'], round: number): Promise<Run> {
     const kernel = await counter.stop();
     if (records > CATCH_UP_WINDOW) console.log(`  catch-up: ${records} events captured, more than the window of ${CATCH_UP_WINDOW}: use fewer --seconds`);
 
-    const collector = await startCollectorSubscriber(agent, flags.profile);
+    const collector =
+      set === 'catch-up' ? await startCollectorSubscriber(agent, flags.profile) : await startSubscribers(agent, [{ since: { case: 'sinceSeq', value: '1' }, maxBatch: 1000 }]);
     cleanups.push(() => collector.close());
     // Timed from its subscription (the process start left out) to the window stored.
     const started = performance.now();
@@ -266,14 +271,14 @@ async function measureCatchUp(rate: Run['rate'], round: number): Promise<Run> {
     }
     const seconds = (performance.now() - started) / 1000;
     const used = cpu.end();
-    console.log(`  catch-up: the collector's busiest threads (CPU seconds since it started): ${busiestThreads(collector.pid)}`);
+    console.log(`  ${set}: the ${set === 'catch-up' ? 'collector' : 'subscriber'}'s busiest threads (CPU seconds since it started): ${busiestThreads(collector.pid)}`);
     const report = await collector.settledReport();
     const status = await agent.status();
     const agentSide = reconcile(kernel.all, await agent.transitionCounts());
     const delivered = report.streams[0].events;
     const lostWithGap = report.streams[0].lostEvents;
     return {
-      subscribers: 'catch-up',
+      subscribers: set,
       rate,
       round,
       connPerSecond: load.rate,
