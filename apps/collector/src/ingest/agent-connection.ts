@@ -2,6 +2,7 @@
 // with keepalive PINGs, so that a cut link is noticed within seconds rather
 // than when TCP gives up, TLS/mTLS when configured, and no compression unless
 // asked for: gzip costs every agent ~2.5 µs of CPU an event it sends (BENCHMARKS.md).
+// Subscribe's events are decoded by the collector's own StateChange decoder.
 import { readFileSync } from 'node:fs';
 import { create, type DescMethodServerStreaming, type MessageInitShape } from '@bufbuild/protobuf';
 import { type CallOptions, type Client, createClient } from '@connectrpc/connect';
@@ -36,7 +37,11 @@ export function loadAgentTls(files: { agentCa?: string; agentCert?: string; agen
 /** A connection (TCP and TLS) not up within this time counts as failed. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
-/** AgentService.Subscribe read as SubscribeResponseWire (proto/tcpstate/wire/v1): the same call and bytes, events left undecoded. */
+/**
+ * AgentService.Subscribe read as SubscribeResponseWire (proto/tcpstate/wire/v1): the same call (its parent,
+ * hence its path, is still AgentService) and the same bytes, events left undecoded. createClient builds a
+ * function per method of the service it is given: here a copy of AgentService with this method alone.
+ */
 const subscribeWire = { ...AgentService.method.subscribe, output: wireV1.SubscribeResponseWireSchema } as unknown as DescMethodServerStreaming<
   typeof SubscribeRequestSchema,
   typeof wireV1.SubscribeResponseWireSchema
