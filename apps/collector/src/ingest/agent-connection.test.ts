@@ -7,7 +7,7 @@ import { create, equals } from '@bufbuild/protobuf';
 import { AgentService, GapReason, StateChangeSchema, type SubscribeResponse, SubscribeResponseSchema } from '@tcpstate/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collectorOptionSpecs } from '../collector-options.js';
-import { AgentConnection } from './agent-connection.js';
+import { AgentConnection, SubscribeWireService } from './agent-connection.js';
 
 // A real gRPC server whose GetStatus answers with the compressions the caller accepts (and the response is then
 // gzipped by Connect when gzip is among them and the answer is large enough).
@@ -79,6 +79,30 @@ describe('AgentConnection.subscribe', () => {
       received.forEach((r, i) => expect(equals(SubscribeResponseSchema, r, SENT[i])).toBe(true));
     } finally {
       connection.close();
+    }
+  });
+});
+
+describe('AgentConnection.subscribe, events that cannot be decoded', () => {
+  it('fails the stream with an error that says so, as last_error will', async () => {
+    // A server that sends bytes no StateChange decodes (a length running past the end), through the wire view.
+    const routes = (router: ConnectRouter) =>
+      router.service(SubscribeWireService as never, {
+        async *subscribe() {
+          yield { response: { case: 'events', value: new Uint8Array([0x0a, 0x05, 0x22, 0x80]) } };
+        },
+      } as never);
+    const broken = createServer(connectNodeAdapter({ routes }));
+    await new Promise<void>((resolve) => broken.listen(0, '127.0.0.1', resolve));
+    const connection = new AgentConnection(`127.0.0.1:${(broken.address() as AddressInfo).port}`, undefined, undefined, 5000);
+    try {
+      const read = async () => {
+        for await (const _ of connection.subscribe({})) void _;
+      };
+      await expect(read()).rejects.toThrow('the agent sent events this collector cannot decode (premature EOF, 4 bytes)');
+    } finally {
+      connection.close();
+      await new Promise<void>((resolve) => broken.close(() => resolve()));
     }
   });
 });

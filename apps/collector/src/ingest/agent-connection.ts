@@ -46,7 +46,7 @@ const subscribeWire = { ...AgentService.method.subscribe, output: wireV1.Subscri
   typeof SubscribeRequestSchema,
   typeof wireV1.SubscribeResponseWireSchema
 >;
-const SubscribeWireService = { ...AgentService, methods: [subscribeWire], method: { subscribe: subscribeWire } };
+export const SubscribeWireService = { ...AgentService, methods: [subscribeWire], method: { subscribe: subscribeWire } };
 
 /** An AgentService client over its own HTTP/2 connection, closed with close(). */
 export class AgentConnection {
@@ -80,10 +80,10 @@ export class AgentConnection {
     for await (const { response } of this.wireClient.subscribe(request, options)) {
       switch (response.case) {
         case 'events':
-          yield create(SubscribeResponseSchema, { response: { case: 'events', value: { events: decodeEventBatch(response.value) } } });
+          yield create(SubscribeResponseSchema, { response: { case: 'events', value: { events: decoded(decodeEventBatch, response.value) } } });
           break;
         case 'event':
-          yield create(SubscribeResponseSchema, { response: { case: 'event', value: decodeStateChange(response.value) } });
+          yield create(SubscribeResponseSchema, { response: { case: 'event', value: decoded(decodeStateChange, response.value) } });
           break;
         case 'gap':
         case 'heartbeat':
@@ -98,5 +98,14 @@ export class AgentConnection {
   /** Closes the connection and every stream on it. */
   close(): void {
     this.session.abort();
+  }
+}
+
+/** decode(bytes), or an error that says the agent's events could not be decoded (the stream is then retried). */
+function decoded<T>(decode: (bytes: Uint8Array) => T, bytes: Uint8Array): T {
+  try {
+    return decode(bytes);
+  } catch (error) {
+    throw new Error(`the agent sent events this collector cannot decode (${(error as Error).message}, ${bytes.length} bytes)`);
   }
 }
