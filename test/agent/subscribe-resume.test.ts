@@ -105,6 +105,15 @@ describe('Subscribe resume', () => {
     for await (const r of stream) if (r.response.case === 'events') viaConnect += r.response.value.events.length;
     expect(viaConnect).toBeGreaterThanOrEqual(single.events.length);
     expect(encoding).toBeNull();
+
+    // A JSON client (gRPC with JSON messages) gets the same events: binary clients get them encoded by the
+    // agent's own encoder, JSON clients as messages Connect writes as JSON.
+    const json = createClient(AgentService, createGrpcTransport({ baseUrl: `http://${agent.grpcAddress}`, useBinaryFormat: false }));
+    const viaJson: number[] = [];
+    for await (const r of json.subscribe({ since: { case: 'sinceSeq', value: 1n }, follow: false, maxBatch: 16 })) {
+      if (r.response.case === 'events') viaJson.push(...r.response.value.events.map((e) => Number(e.seq)));
+    }
+    expect(viaJson.slice(0, single.events.length)).toEqual(seqs(single.events));
     grpcJs.close();
   });
 

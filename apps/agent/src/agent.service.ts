@@ -19,6 +19,7 @@ import { RpcService } from '@tcpstate/rpc';
 import { CaptureService } from './capture/capture.service.js';
 import { HOST_INFO, type HostInfo } from './host-info.js';
 import { EventHub, RequestError } from './hub/index.js';
+import { preEncoded } from './hub/response-encoder.js';
 import { agentVersion } from './version.js';
 
 /** A request the caller got wrong: INVALID_ARGUMENT with the field named in the message. */
@@ -30,6 +31,11 @@ function invalidArgument(err: unknown): never {
 /** Who is calling, for GetStatus's subscriber list. */
 function peerOf(ctx: HandlerContext): string {
   return ctx.requestHeader.get('x-forwarded-for') ?? ctx.requestHeader.get('user-agent') ?? 'unknown';
+}
+
+/** Whether the call's messages are JSON (Connect's application/json, application/connect+json, gRPC-Web's +json). */
+function isJson(ctx: HandlerContext): boolean {
+  return /json/i.test(ctx.requestHeader.get('content-type') ?? '');
 }
 
 /** tcpstate.v1.AgentService, as served to grpcurl, the collector and generated clients. */
@@ -49,7 +55,10 @@ export class AgentServiceImpl {
     } catch (err) {
       invalidArgument(err);
     }
-    yield* stream;
+    // Protobuf clients (gRPC, gRPC-Web, Connect binary) get the events encoded by the agent's own encoder;
+    // JSON clients get the messages for Connect to write as JSON.
+    if (isJson(ctx)) yield* stream;
+    else for await (const response of stream) yield preEncoded(response);
     // The server is shutting down (or the client left): say so rather than
     // ending the stream as if it were complete.
     if (ctx.signal.aborted && request.follow !== false && request.first === 0n) throw ctx.signal.reason;
