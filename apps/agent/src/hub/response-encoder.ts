@@ -3,7 +3,7 @@
 // toBinary was 64% of the agent's CPU serving one collector (BENCHMARKS.md);
 // writing StateChange's fields directly, with the bytes of the strings that
 // repeat in every event (agent and boot ids, addresses, process names) kept,
-// costs a fraction of that. The result is an ordinary SubscribeResponse whose
+// costs about half as much. The result is an ordinary SubscribeResponse whose
 // one field is carried as an unknown field: toBinary copies it as it is, so
 // clients receive exactly the bytes toBinary would have written (the test
 // compares them byte for byte). JSON clients get the messages as before.
