@@ -53,6 +53,7 @@ import {
   table,
 } from './harness.ts';
 import { startCollectorSubscriber } from './collector-subscriber.ts';
+import type { SubscriberReport } from './subscriber-process.ts';
 
 const { values: flags } = parseArgs({
   options: {
@@ -183,10 +184,6 @@ async function measure(set: Subscribers, rate: Run['rate'], round: number): Prom
     await agent.settledEventsCaptured();
     const report = await subscribers?.settledReport();
     const kernel = await counter.stop();
-    const status = await agent.status();
-    const agentSide = reconcile(kernel.all, await agent.transitionCounts());
-    const delivered = report ? report.streams.reduce((sum, s) => sum + s.events, 0) : 0;
-    const lostWithGap = report ? report.streams.reduce((sum, s) => sum + s.lostEvents, 0) : 0;
     return {
       subscribers: set,
       rate,
@@ -199,21 +196,35 @@ async function measure(set: Subscribers, rate: Run['rate'], round: number): Prom
       agentRssMiB: memory.rss,
       agentPeakRssMiB: memory.peak,
       subscriberCpuPercent: subscribers ? used.processes[1] : NaN,
-      kernelFired: kernel.all.total,
-      agentRecords: agentSide.agentCaptured,
-      missingInAgent: agentSide.missing,
-      kernelDrops: Number(status.kernelDrops),
-      delivered,
-      lostWithGap,
-      // Records lost in the kernel never became agent records: they are not in eventsCaptured.
-      lostSilently: report ? Number(status.eventsCaptured) - delivered - lostWithGap : 0,
-      kernelGapPerStream: report ? Math.max(...report.streams.map((s) => s.kernelLostEvents)) : 0,
-      differing: report ? differingPairs(kernel.all.pairs, report.kernelPairs) : [],
+      ...(await accounting(agent, kernel, report)),
       latencyMs: report?.latencyMs,
     };
   } finally {
     await cleanUp();
   }
+}
+
+/**
+ * A run's loss accounting: what the kernel fired (bpftrace), what the agent recorded, and what the
+ * subscribers received or were told they lost (`report` undefined: nobody subscribed).
+ */
+async function accounting(agent: BenchAgent, kernel: Awaited<ReturnType<KernelCounter['stop']>>, report: SubscriberReport | undefined) {
+  const status = await agent.status();
+  const agentSide = reconcile(kernel.all, await agent.transitionCounts());
+  const delivered = report ? report.streams.reduce((sum, s) => sum + s.events, 0) : 0;
+  const lostWithGap = report ? report.streams.reduce((sum, s) => sum + s.lostEvents, 0) : 0;
+  return {
+    kernelFired: kernel.all.total,
+    agentRecords: agentSide.agentCaptured,
+    missingInAgent: agentSide.missing,
+    kernelDrops: Number(status.kernelDrops),
+    delivered,
+    lostWithGap,
+    // Records lost in the kernel never became agent records: they are not in eventsCaptured.
+    lostSilently: report ? Number(status.eventsCaptured) - delivered - lostWithGap : 0,
+    kernelGapPerStream: report ? Math.max(...report.streams.map((s) => s.kernelLostEvents)) : 0,
+    differing: report ? differingPairs(kernel.all.pairs, report.kernelPairs) : [],
+  };
 }
 
 /** A process's three busiest threads as "name tid: seconds" (/proc/PID/task). */
@@ -273,10 +284,6 @@ async function measureCatchUp(set: 'catch-up' | 'replay', rate: Run['rate'], rou
     const used = cpu.end();
     console.log(`  ${set}: the ${set === 'catch-up' ? 'collector' : 'subscriber'}'s busiest threads (CPU seconds since it started): ${busiestThreads(collector.pid)}`);
     const report = await collector.settledReport();
-    const status = await agent.status();
-    const agentSide = reconcile(kernel.all, await agent.transitionCounts());
-    const delivered = report.streams[0].events;
-    const lostWithGap = report.streams[0].lostEvents;
     return {
       subscribers: set,
       rate,
@@ -289,15 +296,7 @@ async function measureCatchUp(set: 'catch-up' | 'replay', rate: Run['rate'], rou
       agentRssMiB: memoryMiB(agent.pid).rss,
       agentPeakRssMiB: memoryMiB(agent.pid).peak,
       subscriberCpuPercent: used.processes[1],
-      kernelFired: kernel.all.total,
-      agentRecords: agentSide.agentCaptured,
-      missingInAgent: agentSide.missing,
-      kernelDrops: Number(status.kernelDrops),
-      delivered,
-      lostWithGap,
-      lostSilently: Number(status.eventsCaptured) - delivered - lostWithGap,
-      kernelGapPerStream: report.streams[0].kernelLostEvents,
-      differing: differingPairs(kernel.all.pairs, report.kernelPairs),
+      ...(await accounting(agent, kernel, report)),
     };
   } finally {
     await cleanUp();
