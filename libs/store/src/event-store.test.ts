@@ -628,11 +628,11 @@ describe.each([sqliteBackend, sqliteThreadBackend, postgresBackend])('EventStore
     expect(await again.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 6n });
     await again.close();
     const versions = await backend.exec(target, 'SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    expect(versions.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
     // A store written by a newer tcpstate is refused with a message saying so.
     await backend.exec(target, "INSERT INTO schema_migrations (version, name, applied_ns) VALUES (99, 'from the future', 0)");
     await expect(openStore(target, backend.options)).rejects.toThrow(SchemaVersionError);
-    await expect(openStore(target, backend.options)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(5\)/);
+    await expect(openStore(target, backend.options)).rejects.toThrow(/has schema version 99, newer than this tcpstate understands \(6\)/);
   });
 
   it('shares agents between replicas through leases', async () => {
@@ -727,5 +727,87 @@ describe('PostgreSQL outages', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+// SQLite stores events at ingest and writes the connection rows in a pass of its own (sqlite-store.ts,
+// "Deriving connection rows"): what that pass must never do is answer a query from rows behind the events,
+// lose a block's rows to a crash, or apply an event twice.
+describe.each([sqliteBackend, sqliteThreadBackend])('connection rows derived after ingest on $name', (backend) => {
+  const opened: EventStore[] = [];
+  const open = async (target: string, options: StoreOpenOptions = {}) => {
+    const store = await openStore(target, { ...backend.options, ...options });
+    opened.push(store);
+    return store;
+  };
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+  /** Events stored, per `derived` flag, and connection rows, read straight from the file. */
+  const onDisk = (target: string) => ({
+    underived: Number(sqliteRows(target, 'SELECT coalesce(sum(count), 0) AS n FROM event_blocks WHERE derived = 0')[0].n),
+    derived: Number(sqliteRows(target, 'SELECT coalesce(sum(count), 0) AS n FROM event_blocks WHERE derived = 1')[0].n),
+    rows: Number(sqliteRows(target, 'SELECT count(*) AS n FROM connections')[0].n),
+  });
+  const until = async (condition: () => boolean) => {
+    for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  };
+
+  it('writes the rows in the background, without a query asking', async () => {
+    const target = await backend.newTarget();
+    const store = await open(target);
+    await store.ingest('agent-a', 'boot-a', { events: [...clientClosesFirst(), ...clientInTimeWait()], gaps: [] });
+    await until(() => onDisk(target).underived === 0);
+    expect(onDisk(target)).toEqual({ underived: 0, derived: 11, rows: 2 });
+    const [first] = (await store.queryTimeline(WHOLE)).connections;
+    expect(segmentsOf(first)).toEqual(CLIENT_SEGMENTS);
+  });
+
+  it('derives what a store stopped before deriving when it opens again, each event once', async () => {
+    const target = await backend.newTarget();
+    const first = await open(target);
+    const events = clientClosesFirst();
+    await first.ingest('agent-a', 'boot-a', { events: events.slice(0, 3), gaps: [] });
+    await first.ingest('agent-a', 'boot-a', { events: events.slice(3), gaps: [] });
+    await first.close(); // the thread store's close waits for its queued calls, not for the derivation
+    const left = onDisk(target);
+    expect(left.underived + left.derived).toBe(6);
+    // Make it a stop mid-burst whatever the thread did: nothing derived, no rows.
+    sqliteRows(target, 'UPDATE event_blocks SET derived = 0');
+    sqliteRows(target, 'DELETE FROM connections');
+    const again = await open(target);
+    await until(() => onDisk(target).underived === 0);
+    expect(onDisk(target)).toEqual({ underived: 0, derived: 6, rows: 1 });
+    const [connection] = (await again.queryTimeline(WHOLE)).connections;
+    expect(segmentsOf(connection)).toEqual(CLIENT_SEGMENTS);
+    expect(await again.cursor('agent-a')).toEqual({ bootId: 'boot-a', seq: 6n });
+  });
+
+  it('answers a query with every stored event in the rows, also events stored by another store on the file', async () => {
+    const target = await backend.newTarget();
+    const writer = await open(target);
+    await writer.ingest('agent-a', 'boot-a', { events: clientClosesFirst().slice(0, 4), gaps: [] });
+    const reader = await open(target);
+    await writer.ingest('agent-a', 'boot-a', { events: clientClosesFirst().slice(4), gaps: [] });
+    // Whichever store derives first, each event is applied once.
+    const [seen] = (await reader.queryTimeline(WHOLE)).connections;
+    expect(segmentsOf(seen)).toEqual(CLIENT_SEGMENTS);
+    await until(() => onDisk(target).underived === 0);
+    expect(segmentsOf((await writer.queryTimeline(WHOLE)).connections[0])).toEqual(CLIENT_SEGMENTS);
+    expect((await writer.stats({ ...WHOLE, stepMs: 100_000 })).transitions.reduce((n, t) => n + Number(t.count), 0)).toBe(6);
+  });
+
+  it('lets at most derivationTrail events wait: past it, ingest writes the rows before it returns', async () => {
+    const target = await backend.newTarget();
+    const store = await open(target, { derivationTrail: 8 });
+    const first = clientClosesFirst('agent-a', 'boot-a', 11, 1);
+    const second = clientClosesFirst('agent-a', 'boot-a', 12, 7);
+    await store.ingest('agent-a', 'boot-a', { events: first, gaps: [] });
+    // 12 pending would pass the trail of 8: this ingest derives down to 6 or fewer (whole blocks) before it answers.
+    await store.ingest('agent-a', 'boot-a', { events: second, gaps: [] });
+    expect(onDisk(target).underived).toBeLessThanOrEqual(6);
+    expect(onDisk(target).derived).toBeGreaterThanOrEqual(6);
+    const timelines = (await store.queryTimeline(WHOLE)).connections;
+    expect(timelines.map((t) => [Number(t.ref!.cookie), segmentsOf(t)])).toEqual([[11, CLIENT_SEGMENTS], [12, CLIENT_SEGMENTS]]);
   });
 });

@@ -22,6 +22,11 @@ export interface StoreOpenOptions {
    * synchronous work does not hold up the caller's thread. The collector does.
    */
   ownThread?: boolean;
+  /**
+   * SQLite only: how many stored events may wait for their connection rows (default 500,000). Past
+   * it, ingest derives them before it returns; queries always derive what is pending first.
+   */
+  derivationTrail?: number;
 }
 
 /** What one agent stream delivered since the last write: events in seq order, and losses. */
@@ -140,7 +145,8 @@ export interface EventStore {
    * Stores a batch from one agent run in one transaction: each (agent_id,
    * boot_id, seq) at most once, gaps once, and the derived connection rows
    * and segments updated from the events actually inserted (a replayed event
-   * changes nothing). Events must be in ascending seq order per agent run, as
+   * changes nothing): in the same transaction (PostgreSQL), or by a pass that
+   * may trail ingest and that every query waits for (SQLite). Events must be in ascending seq order per agent run, as
    * the agent sends them; their agent_id/boot_id, when set, must match.
    * `hostname` records the agent's host name when known.
    */

@@ -192,7 +192,8 @@ export function rebuildRange(state: ConnectionState, events: readonly Connection
  * briefly ingesting one agent can interleave batches).
  */
 export function needsRebuild(state: ConnectionState | undefined, events: readonly ConnectionEvent[]): boolean {
-  return state !== undefined && events[0].seq < state.lastSeq;
+  // <=: an event a rebuild has applied already (SQLite derives after ingest) is not applied twice.
+  return state !== undefined && events[0].seq <= state.lastSeq;
 }
 
 /** The run's cursor and time range moved by what was inserted; undefined when nothing was. */
@@ -217,4 +218,20 @@ export function runProgress(
   }
   if (first === undefined || last === undefined) return undefined;
   return { lastSeq: lastSeq < 0n ? 0n : lastSeq, firstTimeNs: first, lastTimeNs: last };
+}
+
+/** runProgress of the blocks stored (their seq and time ranges) and the gaps inserted. */
+export function runProgressOfBlocks(
+  blocks: readonly EventBlock[],
+  insertedGaps: readonly Gap[],
+): { lastSeq: bigint; firstTimeNs: bigint; lastTimeNs: bigint } | undefined {
+  const progress = runProgress([], insertedGaps);
+  if (blocks.length === 0) return progress;
+  let { lastSeq, firstTimeNs, lastTimeNs } = progress ?? { lastSeq: -1n, firstTimeNs: blocks[0].firstTimeNs, lastTimeNs: blocks[0].lastTimeNs };
+  for (const b of blocks) {
+    if (b.lastSeq > lastSeq) lastSeq = b.lastSeq;
+    if (b.firstTimeNs < firstTimeNs) firstTimeNs = b.firstTimeNs;
+    if (b.lastTimeNs > lastTimeNs) lastTimeNs = b.lastTimeNs;
+  }
+  return { lastSeq, firstTimeNs, lastTimeNs };
 }

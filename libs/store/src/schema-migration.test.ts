@@ -203,7 +203,7 @@ describe.each([sqlite, postgresBackend])('schema version 3 on $name', (backend) 
     } finally {
       await store.close();
     }
-    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
     const tables = backend.name === 'sqlite'
       ? "SELECT name FROM sqlite_schema WHERE name IN ('segments', 'events_connection')"
       : "SELECT relname AS name FROM pg_class WHERE relname IN ('segments', 'events_connection')";
@@ -222,7 +222,8 @@ describe.each([sqlite, postgresBackend])('schema version 5 on $name', (backend) 
         [Number(r.run_id), Number(r.first_seq), Number(r.last_seq), Number(r.count), decodeEventBlock(r.events as Uint8Array).map((e) => Number(e.seq))]);
     const said: string[] = [];
     const store = await openStore(target, { onProgress: (message) => said.push(message) });
-    expect(said).toHaveLength(2);
+    expect(said).toHaveLength(4);
+    expect(said[2]).toMatch(/^the store at .+ moves to schema version 6 \(connection rows derived after ingest\)/);
     expect(said[0]).toMatch(/^the store at .+ moves to schema version 5 \(events as one block per ingested batch.*\); a large store takes a while/);
     expect(said[1]).toMatch(/^schema version 5 applied in \d+\.\d s$/);
     try {
@@ -257,7 +258,7 @@ describe.each([sqlite, postgresBackend])('schema version 5 on $name', (backend) 
     } finally {
       await store.close();
     }
-    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
+    expect((await backend.query(target, 'SELECT version FROM schema_migrations ORDER BY version')).map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5, 6]);
     const gone = backend.name === 'sqlite'
       ? "SELECT name FROM sqlite_schema WHERE name IN ('events', 'event_minutes')"
       : "SELECT relname AS name FROM pg_class WHERE relname IN ('events', 'event_minutes')";
@@ -285,7 +286,7 @@ describe.each(['sqlite', 'postgres'])('opening a new %s store', (name) => {
     const target = name === 'sqlite' ? await databases.tempDir() : await databases.postgres().createDatabase('fresh_store');
     const said: string[] = [];
     await (await openStore(target, { onProgress: (message) => said.push(message) })).close();
-    expect(said).toEqual([expect.stringMatching(/^created a new store at .+ \(schema version 5\)$/)]);
+    expect(said).toEqual([expect.stringMatching(/^created a new store at .+ \(schema version 6\)$/)]);
     // Opened again: nothing to say.
     said.length = 0;
     await (await openStore(target, { onProgress: (message) => said.push(message) })).close();

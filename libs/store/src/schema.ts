@@ -9,7 +9,9 @@
 //   events       every StateChange, once: key (run_id, seq); since version 5 event_blocks
 //   event_blocks the StateChanges of one ingested batch as one BLOB (event-block.ts), once
 //                each (run_id, seq): the block's seq and time ranges select it
-//   connections  the derived row per (run_id, cookie), kept current at ingest
+//                (version 6: `derived` says whether its connection rows are written yet)
+//   connections  the derived row per (run_id, cookie), kept current at ingest (SQLite, since
+//                version 6: by a pass after ingest, which every query waits for)
 //   segments     a connection's state segments, key (run_id, cookie, idx); since version 3
 //                they are a BLOB in the connection row instead (segment-codec.ts)
 //   event_minutes  per run and minute of event time, the seq range of that minute's events
@@ -164,6 +166,18 @@ DROP INDEX connections_last_seen;
     convert: 'event-blocks',
     finish: 'DROP TABLE events; DROP TABLE event_minutes;',
   },
+  {
+    version: 6,
+    name: 'connection rows derived after ingest',
+    // Ingest stores an agent's events (blocks, gaps, the cursor) and leaves the
+    // connection rows, most of its cost, to a pass that may trail it during a
+    // burst (sqlite-store.ts, "Deriving connection rows"); a block is derived
+    // once, in the transaction that writes its rows. Stored blocks are derived.
+    sql: `
+ALTER TABLE event_blocks ADD COLUMN derived INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX event_blocks_underived ON event_blocks (run_id, first_seq) WHERE derived = 0;
+`,
+  },
 ];
 
 export const postgresMigrations: readonly Migration[] = [
@@ -265,6 +279,13 @@ CREATE INDEX event_blocks_time ON event_blocks (last_time_ns);
 `,
     convert: 'event-blocks',
     finish: 'DROP TABLE events; DROP TABLE event_minutes;',
+  },
+  {
+    version: 6,
+    name: 'connection rows derived after ingest',
+    // The column as in SQLite's version 6, for the same tables in both back-ends; PostgreSQL derives the
+    // rows in the ingest transaction (replicas share the rows), so every block it stores is derived.
+    sql: `ALTER TABLE event_blocks ADD COLUMN derived boolean NOT NULL DEFAULT true;`,
   },
 ];
 

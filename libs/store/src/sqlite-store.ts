@@ -30,6 +30,7 @@ import {
   blockValues,
   CONNECTION_COLUMN_NAMES,
   connectionValues,
+  BLOCK_COLUMNS,
   type DerivedConnection,
   deriveConnection,
   eventsOfConnections,
@@ -41,13 +42,12 @@ import {
   notStoredYet,
   OVERLAPPING_BLOCKS_SQL,
   prepareBatch,
-  type PreparedBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
   rebuildRange,
-  runProgress,
+  runProgressOfBlocks,
 } from './ingest-plan.js';
-import { encodeEventBlocks, type EventBlock, type StoredEvent } from './event-block.js';
+import { decodeEventBlock, encodeEventBlocks, type EventBlock, type StoredEvent } from './event-block.js';
 import { StoreQueries } from './queries.js';
 import { retentionStatements } from './retention.js';
 import { replicaViewOfRows } from './replica-view.js';
@@ -75,10 +75,25 @@ const INSERT_CONNECTION = `INSERT INTO connections (${CONNECTION_COLUMN_NAMES.jo
 const UPDATE_CONNECTION = `UPDATE connections SET ${CONNECTION_COLUMN_NAMES.slice(2).map((c) => `${c} = ?`).join(', ')} WHERE run_id = ? AND cookie = ?`;
 // SQLite rewrites only the indexes holding a column that an UPDATE sets: this one leaves first_seen and endpoints alone.
 const UPDATE_PROGRESS = `UPDATE connections SET ${PROGRESS_COLUMN_NAMES.map((c) => `${c} = ?`).join(', ')} WHERE run_id = ? AND cookie = ?`;
+// Deriving connection rows (schema version 6): ingest stores blocks as not derived yet; the derivation
+// pass reads them in (run, seq) order through the partial index event_blocks_underived.
+const INSERT_UNDERIVED_BLOCK = `INSERT INTO event_blocks (${BLOCK_COLUMNS.join(', ')}, derived) VALUES (${placeholders(BLOCK_COLUMNS.length)}, 0)`;
+const SELECT_UNDERIVED = 'SELECT run_id, first_seq, count, events FROM event_blocks WHERE derived = 0 ORDER BY run_id, first_seq';
+const MARK_DERIVED = 'UPDATE event_blocks SET derived = 1 WHERE run_id = ? AND first_seq = ?';
+const COUNT_UNDERIVED = 'SELECT coalesce(sum(count), 0) AS n FROM event_blocks WHERE derived = 0';
+const ANY_UNDERIVED = 'SELECT 1 FROM event_blocks WHERE derived = 0 LIMIT 1';
 const ADVANCE_RUN = `UPDATE runs SET last_seq = max(last_seq, ?), first_time_ns = min(first_time_ns, ?), last_time_ns = max(last_time_ns, ?)
   WHERE run_id = ?`;
 const UPSERT_HOST_FROM_INGEST = `INSERT INTO hosts (agent_id, hostname, address, boot_id, strategies, updated_ns) VALUES (?, ?, '', '', '[]', ?)
   ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname WHERE excluded.hostname <> ''`;
+
+/**
+ * Events that may wait for their connection rows (derivation trails ingest by at most this many): a
+ * query waits for the rest to be derived first, ~6 µs an event here, so about 3 s at most.
+ */
+export const DEFAULT_DERIVATION_TRAIL = 500_000;
+/** Events derived in one transaction of the background pass: ingest waits behind at most one (~30 ms). */
+const DERIVATION_CHUNK = 5_000;
 
 /** SQLite behind EventStore. Open with SqliteStore.open(dir) or openStore(dir). */
 export class SqliteStore implements EventStore {
@@ -90,11 +105,17 @@ export class SqliteStore implements EventStore {
   private readonly runIds = new Map<string, bigint>();
   /** Agent id + NUL + host name already recorded by ingest (repeated every batch otherwise). */
   private readonly hostsRecorded = new Set<string>();
-  private readonly ingestTransaction: (agentId: string, bootId: string, prepared: PreparedBatch, hostname?: string, blocks?: EventBlock[]) => IngestResult;
+  private readonly ingestTransaction: (agentId: string, bootId: string, blocks: EventBlock[], gaps: readonly Gap[], repeatedInBatch: number, hostname: string) => IngestResult;
+  private readonly deriveTransaction: (maxEvents: number) => number;
+  /** Events stored whose connection rows are not written yet (as this store knows: another on the same file may derive some). */
+  private underived = 0;
+  /** The background derivation's next step, while one is due. */
+  private derivation: NodeJS.Immediate | undefined;
 
   private constructor(
     private readonly db: Database.Database,
     readonly location: string,
+    private readonly derivationTrail: number,
   ) {
     const runner: SqlRunner = {
       dialect: 'sqlite',
@@ -105,6 +126,10 @@ export class SqliteStore implements EventStore {
     // IMMEDIATE: the write lock from the start. A transaction that reads first and writes later cannot wait for
     // another writer (SQLite answers "database is locked" at once), and two stores can share a file from two threads.
     this.ingestTransaction = db.transaction(this.ingestNow.bind(this)).immediate;
+    this.deriveTransaction = db.transaction(this.deriveNow.bind(this)).immediate;
+    // What a previous process stored and did not derive (it stopped, or was killed, mid-burst).
+    this.underived = Number((db.prepare(COUNT_UNDERIVED).get() as Row).n);
+    this.scheduleDerivation();
   }
 
   /** Opens (creating when needed) the store in `dir`, applying pending migrations. */
@@ -130,7 +155,7 @@ export class SqliteStore implements EventStore {
 
       db.defaultSafeIntegers(true);
       migrate(db, location, options.onProgress ?? (() => undefined));
-      return new SqliteStore(db, location);
+      return new SqliteStore(db, location, options.derivationTrail ?? DEFAULT_DERIVATION_TRAIL);
     } catch (error) {
       db.close();
       throw error;
@@ -138,41 +163,40 @@ export class SqliteStore implements EventStore {
   }
 
   async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
-    return this.ingestPrepared(agentId, bootId, prepareBatch(agentId, bootId, batch), hostname);
+    const prepared = prepareBatch(agentId, bootId, batch);
+    const blocks = prepared.events.length > 0 ? encodeEventBlocks(prepared.events) : [];
+    return this.ingestBlocks(agentId, bootId, blocks, prepared.gaps, prepared.repeatedInBatch, hostname);
   }
 
   /**
-   * ingest() of a batch prepareBatch() has checked and ordered; `blocks`, when
-   * given, are its events encoded already (encodeEventBlocks(prepared.events)),
-   * stored as they are unless some of the events were stored before.
+   * ingest() of a batch prepareBatch() has checked and ordered, its events
+   * encoded as blocks (encodeEventBlocks), which are stored as they are
+   * unless some of their events were stored before. The connection rows
+   * follow (deriving connection rows, below).
    */
-  ingestPrepared(agentId: string, bootId: string, prepared: PreparedBatch, hostname?: string, blocks?: EventBlock[]): IngestResult {
-    return this.ingestTransaction(agentId, bootId, prepared, hostname, blocks);
+  ingestBlocks(agentId: string, bootId: string, blocks: EventBlock[], gaps: readonly Gap[], repeatedInBatch: number, hostname?: string): IngestResult {
+    const result = this.ingestTransaction(agentId, bootId, blocks, gaps, repeatedInBatch, hostname ?? '');
+    this.underived += result.inserted;
+    // Past the trail, ingest waits for the rows (the caller slows down, as it did when ingest wrote them):
+    // down to three quarters of it, so that what is derived then comes in large chunks.
+    if (this.underived > this.derivationTrail) this.deriveDownTo(Math.floor((this.derivationTrail * 3) / 4));
+    else this.scheduleDerivation();
+    return result;
   }
 
   /** The body of ingest; runs inside one SQLite transaction. */
-  private ingestNow(agentId: string, bootId: string, prepared: PreparedBatch, hostname?: string, blocks?: EventBlock[]): IngestResult {
-    this.recordHost(agentId, hostname ?? '');
-    if (prepared.events.length === 0 && prepared.gaps.length === 0) return { inserted: 0, duplicates: 0, gapsInserted: 0 };
+  private ingestNow(agentId: string, bootId: string, blocks: EventBlock[], gaps: readonly Gap[], repeatedInBatch: number, hostname: string): IngestResult {
+    this.recordHost(agentId, hostname);
+    const count = blocks.reduce((n, b) => n + b.count, 0);
+    if (count === 0 && gaps.length === 0) return { inserted: 0, duplicates: 0, gapsInserted: 0 };
     const runId = this.runId(agentId, bootId);
-    const inserted = this.insertEvents(runId, prepared.events, blocks);
+    const stored = this.insertBlocks(runId, blocks);
+    const inserted = stored.reduce((n, b) => n + b.count, 0);
     const insertGap = this.statement(INSERT_GAP);
-    const insertedGaps: Gap[] = prepared.gaps.filter((g) => insertGap.run(gapValues(runId, g)).changes === 1);
-
-    const groups = groupByConnection(inserted);
-    if (groups.size > 0) {
-      const rows = this.statement(SELECT_CONNECTIONS).all(runId, `[${[...groups.keys()].join(',')}]`) as Row[];
-      const stored = new Map<bigint, Row>(rows.map((r) => [big(r.cookie), r]));
-      for (const [cookie, events] of groups) this.updateConnection(runId, cookie, stored.get(cookie), events);
-    }
-
-    const progress = runProgress(inserted, insertedGaps);
+    const insertedGaps: Gap[] = gaps.filter((g) => insertGap.run(gapValues(runId, g)).changes === 1);
+    const progress = runProgressOfBlocks(stored, insertedGaps);
     if (progress) this.statement(ADVANCE_RUN).run(progress.lastSeq, progress.firstTimeNs, progress.lastTimeNs, runId);
-    return {
-      inserted: inserted.length,
-      duplicates: prepared.events.length - inserted.length + prepared.repeatedInBatch,
-      gapsInserted: insertedGaps.length,
-    };
+    return { inserted, duplicates: count - inserted + repeatedInBatch, gapsInserted: insertedGaps.length };
   }
 
   /** Makes sure the agent has a hosts row (ListHosts shows it) and records its host name, once per store and name. */
@@ -184,17 +208,91 @@ export class SqliteStore implements EventStore {
   }
 
   /**
-   * Stores the events not stored yet as blocks (one, unless their times spread wide; `encoded`: the
-   * blocks of all of them, made by the caller); returns those stored.
+   * Stores the blocks (in seq order) as not derived yet; should some of their events be stored already
+   * (a replay), only the others, in blocks of their own. Returns the blocks stored.
    */
-  private insertEvents(runId: bigint, events: StoredEvent[], encoded?: EventBlock[]): StoredEvent[] {
-    if (events.length === 0) return events;
-    const overlapping = this.statement(OVERLAPPING_BLOCKS_SQL).pluck().all(runId, events[0].seq, events[events.length - 1].seq) as Uint8Array[];
-    const fresh = notStoredYet(events, overlapping);
-    const insert = this.statement(INSERT_BLOCK_SQL);
-    const blocks = encoded && fresh.length === events.length ? encoded : encodeEventBlocks(fresh);
-    for (const block of blocks) insert.run(...blockValues(runId, block));
+  private insertBlocks(runId: bigint, blocks: EventBlock[]): EventBlock[] {
+    if (blocks.length === 0) return blocks;
+    const overlapping = this.statement(OVERLAPPING_BLOCKS_SQL).pluck().all(runId, blocks[0].firstSeq, blocks[blocks.length - 1].lastSeq) as Uint8Array[];
+    let fresh = blocks;
+    if (overlapping.length > 0) {
+      const events = blocks.flatMap((b) => decodeEventBlock(b.events));
+      fresh = encodeEventBlocks(notStoredYet(events, overlapping));
+    }
+    const insert = this.statement(INSERT_UNDERIVED_BLOCK);
+    for (const block of fresh) insert.run(...blockValues(runId, block));
     return fresh;
+  }
+
+  // Deriving connection rows. Ingest stores events only; the rows are written by a pass of their own
+  // that runs when the thread is otherwise idle (setImmediate: between the calls it is given), a chunk
+  // per transaction, in (run, seq) order. Behind by a burst, it gets large chunks, and a connection's
+  // several events are written to its row once. Queries derive what is pending first, so they answer
+  // as if the rows had been written at ingest. A crash loses nothing: a block and its rows are marked
+  // derived in one transaction, and the next start derives what was not.
+
+  /** Derives one chunk when the thread has nothing else to do, and again until nothing is pending. */
+  private scheduleDerivation(): void {
+    if (this.derivation || this.underived <= 0 || !this.db.open) return;
+    this.derivation = setImmediate(() => {
+      this.derivation = undefined;
+      try {
+        if (this.deriveTransaction(DERIVATION_CHUNK) === 0) this.underived = 0;
+      } catch {
+        // Left pending: the next ingest tries again, and a query derives it or fails with the reason.
+        return;
+      }
+      this.scheduleDerivation();
+    });
+  }
+
+  /** Derives until at most `events` are pending. */
+  private deriveDownTo(events: number): void {
+    while (this.underived > events) {
+      if (this.deriveTransaction(DERIVATION_CHUNK) === 0) this.underived = 0;
+    }
+  }
+
+  /** Derives everything pending, also what another store on this file stored: what a query waits for. */
+  private deriveAll(): void {
+    if (this.underived <= 0 && this.statement(ANY_UNDERIVED).get() === undefined) return;
+    while (this.deriveTransaction(DERIVATION_CHUNK) > 0);
+    this.underived = 0;
+  }
+
+  /** Writes the connection rows of about `maxEvents` pending events (whole blocks); runs inside one transaction. Returns the events derived. */
+  private deriveNow(maxEvents: number): number {
+    const chunk: Row[] = [];
+    let events = 0;
+    // Collected first: better-sqlite3 runs nothing else on the connection while a statement iterates.
+    for (const row of this.statement(SELECT_UNDERIVED).iterate() as IterableIterator<Row>) {
+      chunk.push(row);
+      events += Number(row.count);
+      if (events >= maxEvents) break;
+    }
+    const markDerived = this.statement(MARK_DERIVED);
+    for (let i = 0; i < chunk.length; ) {
+      const runId = big(chunk[i].run_id);
+      const runEvents: StoredEvent[] = [];
+      for (; i < chunk.length && big(chunk[i].run_id) === runId; i++) {
+        runEvents.push(...decodeEventBlock(chunk[i].events as Uint8Array));
+        markDerived.run(runId, chunk[i].first_seq);
+      }
+      // Blocks are in first_seq order, their events in seq order; blocks whose ranges interleave (a late batch) are not.
+      if (!ascending(runEvents)) runEvents.sort((a, b) => (a.seq < b.seq ? -1 : 1));
+      this.deriveConnections(runId, runEvents);
+    }
+    this.underived = Math.max(0, this.underived - events);
+    return events;
+  }
+
+  /** Brings the connection rows of one run's events (in seq order) up to date. */
+  private deriveConnections(runId: bigint, events: readonly StoredEvent[]): void {
+    const groups = groupByConnection(events);
+    if (groups.size === 0) return;
+    const rows = this.statement(SELECT_CONNECTIONS).all(runId, `[${[...groups.keys()].join(',')}]`) as Row[];
+    const stored = new Map<bigint, Row>(rows.map((r) => [big(r.cookie), r]));
+    for (const [cookie, connectionEvents] of groups) this.updateConnection(runId, cookie, stored.get(cookie), connectionEvents);
   }
 
   /** The run_id of an agent run, created on its first batch. */
@@ -285,18 +383,22 @@ export class SqliteStore implements EventStore {
   }
 
   async queryTimeline(query: TimelineQuery): Promise<QueryTimelineResponse> {
+    this.deriveAll();
     return this.queries.queryTimeline(query);
   }
 
   async getConnection(ref: ConnectionKey): Promise<ConnectionTimeline | undefined> {
+    this.deriveAll();
     return this.queries.getConnection(ref);
   }
 
   async findConnectionByEndpoints(local: EndpointSpec, remote: EndpointSpec, at: TimeInput): Promise<ConnectionTimeline | undefined> {
+    this.deriveAll();
     return this.queries.findConnectionByEndpoints(local, remote, at);
   }
 
   async findPeer(connection: ConnectionTimeline): Promise<PeerLookup> {
+    this.deriveAll();
     return this.queries.findPeer(connection);
   }
 
@@ -305,10 +407,12 @@ export class SqliteStore implements EventStore {
   }
 
   async stats(query: StatsQuery): Promise<GetStatsResponse> {
+    this.deriveAll();
     return this.queries.stats(query);
   }
 
   async deleteOlderThan(time: TimeInput): Promise<RetentionResult> {
+    this.deriveAll();
     const result: RetentionResult = { events: 0, connections: 0, segments: 0, gaps: 0 };
     this.db.transaction(() => {
       for (const { what, statement, counts } of retentionStatements(toNs(time))) {
@@ -321,6 +425,9 @@ export class SqliteStore implements EventStore {
   }
 
   async close(): Promise<void> {
+    // What is not derived yet stays marked so: the next open derives it.
+    clearImmediate(this.derivation);
+    this.derivation = undefined;
     if (this.db.open) this.db.close();
   }
 
@@ -349,6 +456,12 @@ function makeDirectories(dir: string): void {
   const missing: string[] = [];
   for (let at = dir; !existsSync(at) && dirname(at) !== at; at = dirname(at)) missing.unshift(at);
   for (const at of missing) mkdirSync(at);
+}
+
+/** Whether events are in ascending seq order. */
+function ascending(events: readonly StoredEvent[]): boolean {
+  for (let i = 1; i < events.length; i++) if (events[i].seq <= events[i - 1].seq) return false;
+  return true;
 }
 
 /** Values for upsertHost's statement: the insert row, then the updates (null keeps the stored value). */

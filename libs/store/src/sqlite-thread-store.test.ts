@@ -33,7 +33,7 @@ describe('SqliteThreadStore', () => {
     const said: string[] = [];
     const store = await openStore(dir, { ownThread: true, onProgress: (m) => said.push(m) });
     expect(store).toBeInstanceOf(SqliteThreadStore);
-    expect(said).toEqual([`created a new store at ${dir} (schema version 5)`]);
+    expect(said).toEqual([`created a new store at ${dir} (schema version 6)`]);
     expect(await store.ingest('agent-a', 'boot-a', { events: [change('agent-a', 1), change('agent-a', 2)], gaps: [] }, 'host-a')).toEqual({
       inserted: 2,
       duplicates: 0,

@@ -52,7 +52,7 @@ interface PendingCall {
 function startWorker(dir: string, options: StoreOpenOptions): Promise<{ worker: Worker; location: string }> {
   // None of the caller's Node options: the built worker imports the built libraries whatever --conditions a test
   // runner set, and options such as --input-type or --eval do not apply to it.
-  const worker = new Worker(workerScript, { workerData: { dir }, execArgv: [] });
+  const worker = new Worker(workerScript, { workerData: { dir, derivationTrail: options.derivationTrail }, execArgv: [] });
   return new Promise((resolve, reject) => {
     const onMessage = (reply: WorkerReply) => {
       if ('progress' in reply) options.onProgress?.(reply.progress);
@@ -92,6 +92,8 @@ export class SqliteThreadStore implements EventStore {
 
   private constructor(
     private readonly dir: string,
+    /** What a restarted worker opens the store with (its progress is the first opener's to hear). */
+    private readonly reopen: StoreOpenOptions,
     worker: Worker,
     readonly location: string,
   ) {
@@ -101,7 +103,7 @@ export class SqliteThreadStore implements EventStore {
   /** Starts the worker, which opens (creating when needed) the store in `dir` and applies pending migrations. */
   static async open(dir: string, options: StoreOpenOptions = {}): Promise<SqliteThreadStore> {
     const { worker, location } = await startWorker(dir, options);
-    return new SqliteThreadStore(dir, worker, location);
+    return new SqliteThreadStore(dir, { derivationTrail: options.derivationTrail }, worker, location);
   }
 
   private attach(worker: Worker): void {
@@ -128,7 +130,7 @@ export class SqliteThreadStore implements EventStore {
   /** The running worker, or a new one after the last died. */
   private ready(): Worker | Promise<Worker> {
     if (this.worker) return this.worker;
-    this.starting ??= startWorker(this.dir, {}).then(
+    this.starting ??= startWorker(this.dir, this.reopen).then(
       ({ worker }) => {
         this.starting = undefined;
         this.attach(worker);

@@ -2,9 +2,11 @@
 // runs the calls the owning thread posts, one message each, answering in
 // order. Ingest arrives with its events encoded already (event blocks, a few
 // dozen bytes an event, copied once) rather than as message objects, which
-// would cost more to copy between threads than to store.
+// would cost more to copy between threads than to store; the store keeps
+// them as they are. Between calls, the store derives connection rows
+// (setImmediate), so a call waits behind at most one chunk of that.
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeEventBlock, type EventBlock } from './event-block.js';
+import type { EventBlock } from './event-block.js';
 import type { Gap } from '@tcpstate/proto';
 import { SqliteStore } from './sqlite-store.js';
 import type { StoreOpenOptions } from './event-store.js';
@@ -35,8 +37,9 @@ const described = (error: unknown) =>
 
 let store: SqliteStore;
 try {
-  const options: StoreOpenOptions = { onProgress: (message) => post({ progress: message }) };
-  store = SqliteStore.open((workerData as { dir: string }).dir, options);
+  const { dir, derivationTrail } = workerData as { dir: string; derivationTrail?: number };
+  const options: StoreOpenOptions = { onProgress: (message) => post({ progress: message }), derivationTrail };
+  store = SqliteStore.open(dir, options);
   post({ ready: store.location });
 } catch (error) {
   post({ openFailed: described(error) });
@@ -50,8 +53,7 @@ port.on('message', async ({ id, method, args }: WorkerCall) => {
       const [agentId, bootId, copied, gaps, repeatedInBatch, hostname] = args as IngestBlocksArgs;
       // Bytes arrive as Uint8Array; the store binds them as a Buffer.
       const blocks = copied.map((b) => ({ ...b, events: Buffer.from(b.events.buffer, b.events.byteOffset, b.events.byteLength) }));
-      const events = blocks.flatMap((b) => decodeEventBlock(b.events));
-      value = store.ingestPrepared(agentId, bootId, { events, gaps, repeatedInBatch }, hostname, blocks);
+      value = store.ingestBlocks(agentId, bootId, blocks, gaps, repeatedInBatch, hostname);
     } else {
       value = await (store as unknown as Record<string, (...a: unknown[]) => unknown>)[method](...args);
     }
