@@ -133,6 +133,8 @@ interface Run {
   /** Pairs where the kernel's firings and the exact-time events delivered differ. */
   differing: string[];
   latencyMs?: { count: number; p50: number; p99: number; max: number };
+  /** catch-up: the window's events per second from the subscription until their connection rows were all written. */
+  rowsCurrentPerSecond?: number;
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -282,6 +284,16 @@ async function measureCatchUp(set: 'catch-up' | 'replay', rate: Run['rate'], rou
     }
     const seconds = (performance.now() - started) / 1000;
     const used = cpu.end();
+    // The collector's store writes connection rows after ingest: until when do they trail it?
+    let rowsCurrentPerSecond: number | undefined;
+    if (collector.rowsPending) {
+      while (collector.rowsPending() > 0) {
+        if (performance.now() - started > 900_000) throw new Error(`the collector's connection rows were not current 15 minutes after it subscribed`);
+        await sleep(100);
+      }
+      rowsCurrentPerSecond = (expected - storedAtStart) / ((performance.now() - started) / 1000);
+      console.log(`  ${set}: stored at ${((expected - storedAtStart) / seconds).toFixed(0)} events/s; connection rows current at ${rowsCurrentPerSecond.toFixed(0)} events/s (${((performance.now() - started) / 1000 - seconds).toFixed(1)} s after)`);
+    }
     console.log(`  ${set}: the ${set === 'catch-up' ? 'collector' : 'subscriber'}'s busiest threads (CPU seconds since it started): ${busiestThreads(collector.pid)}`);
     const report = await collector.settledReport();
     return {
@@ -296,6 +308,7 @@ async function measureCatchUp(set: 'catch-up' | 'replay', rate: Run['rate'], rou
       agentRssMiB: memoryMiB(agent.pid).rss,
       agentPeakRssMiB: memoryMiB(agent.pid).peak,
       subscriberCpuPercent: used.processes[1],
+      rowsCurrentPerSecond,
       ...(await accounting(agent, kernel, report)),
     };
   } finally {

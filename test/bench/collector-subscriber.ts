@@ -87,6 +87,14 @@ export async function startCollectorSubscriber(agent: BenchAgent, profileDir?: s
     report,
     counts,
     settledReport: (quietMs = 500) => settled(counts, report, 'the collector', quietMs),
+    rowsPending() {
+      const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
+      try {
+        return Number((db.prepare('SELECT coalesce(sum(count), 0) AS n FROM event_blocks WHERE derived = 0').get() as { n: number }).n);
+      } finally {
+        db.close();
+      }
+    },
     async close() {
       try {
         const code = await within(20_000, 'the collector stopping', collector.stop('SIGTERM'));

@@ -560,6 +560,8 @@ export interface SubscriberProcess {
   counts(): Promise<{ events: number; lost: number }>;
   /** Reports until the delivered counts stop changing for quietMs. */
   settledReport(quietMs?: number): Promise<SubscriberReport>;
+  /** A collector: events it stored whose connection rows are not written yet. */
+  rowsPending?(): number;
   close(): Promise<void>;
 }
 
