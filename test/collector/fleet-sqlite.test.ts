@@ -143,6 +143,9 @@ describe('collector with SQLite and three namespace hosts', () => {
     expect(lonely.peer).toBeUndefined();
     expect(lonely.peerMissingReason).toMatch(/no agent recorded any connection on 10\.71\.0\.254/);
     expectEverySeqOnce();
+    // The queries above waited for every stored event's connection rows: none pending (docs/collector.md).
+    const metrics = await (await fetch(`http://${collector.httpAddress}/metrics`)).text();
+    expect(metrics).toMatch(/^tcpstate_collector_rows_pending 0$/m);
   });
 
   it('lists the hosts with their ingest state, seq and capture strategies', async () => {

@@ -1,8 +1,10 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { HostState } from '@tcpstate/proto';
 import { RPC_METRICS_REGISTRY } from '@tcpstate/rpc';
+import type { EventStore } from '@tcpstate/store';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { AgentFleet } from './ingest/agent-fleet.js';
+import { EVENT_STORE } from './tokens.js';
 import { LiveFeed } from './watch/live-feed.js';
 
 const stateLabel = (state: HostState) => (HostState[state] ?? 'UNSPECIFIED').toLowerCase();
@@ -17,10 +19,11 @@ export class CollectorMetrics implements OnModuleInit {
     @Inject(RPC_METRICS_REGISTRY) private readonly registry: Registry,
     @Inject(AgentFleet) private readonly fleet: AgentFleet,
     @Inject(LiveFeed) private readonly feed: LiveFeed,
+    @Inject(EVENT_STORE) private readonly store: EventStore,
   ) {}
 
   onModuleInit(): void {
-    const { fleet, feed } = this;
+    const { fleet, feed, store } = this;
     const registers = [this.registry];
     const active = () => fleet.snapshot().filter((s) => s.active && s.agentId !== '');
     new Counter({
@@ -71,6 +74,14 @@ export class CollectorMetrics implements OnModuleInit {
       collect() {
         this.reset();
         for (const s of fleet.snapshot()) this.inc({ state: stateLabel(s.state) });
+      },
+    });
+    new Gauge({
+      name: 'tcpstate_collector_rows_pending',
+      help: 'Events stored whose connection rows are not written yet (SQLite writes them after ingest; queries wait for them)',
+      registers,
+      async collect() {
+        this.set(await store.rowsPending().catch(() => Number.NaN));
       },
     });
     new Gauge({

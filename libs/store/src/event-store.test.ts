@@ -811,3 +811,21 @@ describe.each([sqliteBackend, sqliteThreadBackend])('connection rows derived aft
     expect(timelines.map((t) => [Number(t.ref!.cookie), segmentsOf(t)])).toEqual([[11, CLIENT_SEGMENTS], [12, CLIENT_SEGMENTS]]);
   });
 });
+
+describe('rowsPending', () => {
+  it('counts the events waiting for their rows in SQLite until a query derives them, and is 0 on PostgreSQL', async () => {
+    const sqlite = await openStore(await sqliteBackend.newTarget());
+    const postgres = await openStore(await postgresBackend.newTarget());
+    try {
+      // PostgreSQL first: the SQLite store's background pass starts after 10 ms without an ingest.
+      for (const store of [postgres, sqlite]) await store.ingest('agent-a', 'boot-a', { events: clientClosesFirst(), gaps: [] });
+      expect(await sqlite.rowsPending()).toBe(6);
+      expect(await postgres.rowsPending()).toBe(0);
+      await sqlite.queryTimeline(WHOLE);
+      expect(await sqlite.rowsPending()).toBe(0);
+    } finally {
+      await sqlite.close();
+      await postgres.close();
+    }
+  });
+});

@@ -233,6 +233,12 @@ export interface EventStore {
    */
   deleteOlderThan(time: TimeInput): Promise<RetentionResult>;
 
+  /**
+   * Events stored whose connection rows are not written yet: SQLite writes them after ingest, trailing
+   * it during a burst (queries wait for them); PostgreSQL in the ingest transaction (always 0).
+   */
+  rowsPending(): Promise<number>;
+
   /** Closes the database (waits for work in progress). */
   close(): Promise<void>;
 }

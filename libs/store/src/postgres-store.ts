@@ -426,6 +426,10 @@ export class PostgresStore implements EventStore {
     });
   }
 
+  async rowsPending(): Promise<number> {
+    return 0; // written in the ingest transaction
+  }
+
   async close(): Promise<void> {
     if (!this.pool.ended) await this.pool.end();
   }

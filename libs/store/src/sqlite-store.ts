@@ -436,6 +436,10 @@ export class SqliteStore implements EventStore {
     return result;
   }
 
+  async rowsPending(): Promise<number> {
+    return this.underived;
+  }
+
   async close(): Promise<void> {
     // What is not derived yet stays marked so: the next open derives it.
     clearTimeout(this.idleTimer);

@@ -218,6 +218,10 @@ export class SqliteThreadStore implements EventStore {
     return this.call('deleteOlderThan', [time]);
   }
 
+  rowsPending(): Promise<number> {
+    return this.call('rowsPending', []);
+  }
+
   /** Closes the database and ends the thread; calls after it fail with a StoreError. */
   async close(): Promise<void> {
     if (this.closed) return;
