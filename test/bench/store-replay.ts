@@ -28,6 +28,7 @@
 // PostgreSQL (libs/testbed's startPostgres) keeps fsync and synchronous commit on.
 //
 // Node runs this file by stripping types: erasable TypeScript only, local imports name the .ts file.
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,8 @@ interface BackendResult {
   ingestSeconds: number;
   /** Events per second until their connection rows were all written (ingest included). */
   rowsRate: number;
+  /** SQLite: CPU seconds of the store's thread from the first batch until the rows were written. */
+  storeThreadSeconds?: number;
   latencies: Record<string, Latency>;
   bytes: number;
   tables: [string, number][];
@@ -104,13 +107,13 @@ async function runSqlite(): Promise<BackendResult> {
     const baselineRate = sqliteBaseline(join(dir, 'baseline.db'));
     const dataDir = join(dir, 'data');
     const store = await openStore(dataDir, { ownThread: true });
-    const { rate, seconds, rowsRate, replays } = await ingestAll('sqlite', store);
+    const { rate, seconds, rowsRate, storeThreadSeconds, replays } = await ingestAll('sqlite', store);
     const latencies = SAMPLES > 0 ? await storeLatencies(store, replays) : {};
     await store.close();
     const tables = sqliteTables(join(dataDir, SQLITE_FILE));
     const bytes = await directorySize(dataDir);
     if (GRPC_SAMPLES > 0) Object.assign(latencies, await grpcLatencies(dataDir, replays));
-    return { name: 'sqlite', baselineRate, ingestRate: rate, ingestSeconds: seconds, rowsRate, latencies, bytes, tables };
+    return { name: 'sqlite', baselineRate, ingestRate: rate, ingestSeconds: seconds, rowsRate, storeThreadSeconds, latencies, bytes, tables };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -158,10 +161,14 @@ function measureGenerator(): number {
  * own thread or processes while this one generates the next batches), then
  * until the connection rows are all written (an empty query waits for them).
  */
-async function ingestAll(name: string, store: EventStore): Promise<{ rate: number; seconds: number; rowsRate: number; replays: AgentReplay[] }> {
+async function ingestAll(
+  name: string,
+  store: EventStore,
+): Promise<{ rate: number; seconds: number; rowsRate: number; storeThreadSeconds?: number; replays: AgentReplay[] }> {
   const agents = replays();
   let inserted = 0;
   const started = performance.now();
+  const threadAtStart = storeThreadSeconds();
   let lastReport = { at: started, inserted: 0 };
   const progress = setInterval(() => {
     const now = performance.now();
@@ -192,12 +199,26 @@ async function ingestAll(name: string, store: EventStore): Promise<{ rate: numbe
   const pending = await store.rowsPending();
   await store.queryTimeline({ start: new Date(0), end: new Date(1) });
   const rowsSeconds = (performance.now() - started) / 1000;
+  const threadSeconds = store.kind === 'sqlite' ? storeThreadSeconds() - threadAtStart : undefined;
   console.log(
     `${name} ingest: ${fmt(inserted)} events in ${seconds.toFixed(1)} s (wall clock, generator included): ${fmt(rate)} events/s; ` +
       `${fmt(pending)} events then waited for their connection rows, ` +
-      `all written ${(rowsSeconds - seconds).toFixed(1)} s later: ${fmt(inserted / rowsSeconds)} events/s with the rows`,
+      `all written ${(rowsSeconds - seconds).toFixed(1)} s later: ${fmt(inserted / rowsSeconds)} events/s with the rows` +
+      (threadSeconds === undefined ? '' : `; the store's thread used ${threadSeconds.toFixed(1)} s of CPU: ${((threadSeconds / inserted) * 1e6).toFixed(1)} µs an event`),
   );
-  return { rate, seconds, rowsRate: inserted / rowsSeconds, replays: agents };
+  return { rate, seconds, rowsRate: inserted / rowsSeconds, storeThreadSeconds: threadSeconds, replays: agents };
+}
+
+/** CPU seconds of this process's worker threads (the SQLite store's thread), from /proc. */
+function storeThreadSeconds(): number {
+  let seconds = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    if (stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) !== 'WorkerThread') continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    seconds += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return seconds;
 }
 
 // ---------------------------------------------------------------- baselines: the same rows, nothing derived
@@ -440,6 +461,13 @@ function summary(): void {
         `${(r.ingestRate / AGENT_MAX_EVENTS_PER_SECOND).toFixed(2)}x the agent's maximum capture rate (${fmt(AGENT_MAX_EVENTS_PER_SECOND)} events/s)`,
     );
     console.log(`  with the connection rows written: ${fmt(r.rowsRate)} events/s, ${(r.rowsRate / AGENT_MAX_EVENTS_PER_SECOND).toFixed(2)}x the agent's maximum`);
+    if (r.storeThreadSeconds !== undefined) {
+      const perThread = EVENTS / r.storeThreadSeconds;
+      console.log(
+        `  the store's thread: ${((r.storeThreadSeconds / EVENTS) * 1e6).toFixed(1)} µs of CPU an event, rows included: one thread with a core to itself takes ` +
+          `${fmt(perThread)} events/s, ${(perThread / AGENT_MAX_EVENTS_PER_SECOND).toFixed(2)}x the agent's maximum`,
+      );
+    }
     for (const [name, l] of Object.entries(r.latencies)) console.log(`  ${name.padEnd(40)} p50 ${l.p50.toFixed(2)} ms, p99 ${l.p99.toFixed(2)} ms`);
     console.log(`  size ${(r.bytes / 1e6).toFixed(0)} MB: ${((r.bytes / EVENTS) * 1e6 / 1e6).toFixed(0)} MB per million events`);
     console.log(`  by table/index (MB): ${r.tables.map(([name, bytes]) => `${name} ${(bytes / 1e6).toFixed(0)}`).join(', ')}`);
