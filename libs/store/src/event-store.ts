@@ -27,6 +27,11 @@ export interface StoreOpenOptions {
    * it, ingest derives them before it returns; queries always derive what is pending first.
    */
   derivationTrail?: number;
+  /**
+   * SQLite only: write pending connection rows when no ingest came for a moment (default true).
+   * false: only past the trail and when a query asks, inside those calls (benchmarks that time calls).
+   */
+  backgroundDerivation?: boolean;
 }
 
 /** What one agent stream delivered since the last write: events in seq order, and losses. */

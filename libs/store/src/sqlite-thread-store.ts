@@ -52,7 +52,8 @@ interface PendingCall {
 function startWorker(dir: string, options: StoreOpenOptions): Promise<{ worker: Worker; location: string }> {
   // None of the caller's Node options: the built worker imports the built libraries whatever --conditions a test
   // runner set, and options such as --input-type or --eval do not apply to it.
-  const worker = new Worker(workerScript, { workerData: { dir, derivationTrail: options.derivationTrail }, execArgv: [] });
+  const { derivationTrail, backgroundDerivation } = options;
+  const worker = new Worker(workerScript, { workerData: { dir, derivationTrail, backgroundDerivation }, execArgv: [] });
   return new Promise((resolve, reject) => {
     const onMessage = (reply: WorkerReply) => {
       if ('progress' in reply) options.onProgress?.(reply.progress);
@@ -103,7 +104,7 @@ export class SqliteThreadStore implements EventStore {
   /** Starts the worker, which opens (creating when needed) the store in `dir` and applies pending migrations. */
   static async open(dir: string, options: StoreOpenOptions = {}): Promise<SqliteThreadStore> {
     const { worker, location } = await startWorker(dir, options);
-    return new SqliteThreadStore(dir, { derivationTrail: options.derivationTrail }, worker, location);
+    return new SqliteThreadStore(dir, { derivationTrail: options.derivationTrail, backgroundDerivation: options.backgroundDerivation }, worker, location);
   }
 
   private attach(worker: Worker): void {

@@ -37,8 +37,8 @@ const described = (error: unknown) =>
 
 let store: SqliteStore;
 try {
-  const { dir, derivationTrail } = workerData as { dir: string; derivationTrail?: number };
-  const options: StoreOpenOptions = { onProgress: (message) => post({ progress: message }), derivationTrail };
+  const { dir, derivationTrail, backgroundDerivation } = workerData as { dir: string } & StoreOpenOptions;
+  const options: StoreOpenOptions = { onProgress: (message) => post({ progress: message }), derivationTrail, backgroundDerivation };
   store = SqliteStore.open(dir, options);
   post({ ready: store.location });
 } catch (error) {
