@@ -287,7 +287,7 @@ async function measureCatchUp(set: 'catch-up' | 'replay', rate: Run['rate'], rou
     // The collector's store writes connection rows after ingest: until when do they trail it?
     let rowsCurrentPerSecond: number | undefined;
     if (collector.rowsPending) {
-      while (collector.rowsPending() > 0) {
+      while ((await collector.rowsPending()) > 0) {
         if (performance.now() - started > 900_000) throw new Error(`the collector's connection rows were not current 15 minutes after it subscribed`);
         await sleep(100);
       }

@@ -44,8 +44,12 @@ export async function startCollectorSubscriber(agent: BenchAgent, profileDir?: s
   const counts = async () => {
     const response = await fetch(`http://${collector.httpAddress}/metrics`, { signal: AbortSignal.timeout(15_000) });
     const text = await response.text();
-    const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}\\{[^}]*\\} (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[1]), 0);
-    return { events: sum('tcpstate_collector_events_stored_total'), lost: sum('tcpstate_collector_gaps_stored_total') };
+    const sum = (name: string) => [...text.matchAll(new RegExp(`^${name}(\\{[^}]*\\})? (\\d+)$`, 'gm'))].reduce((n, m) => n + Number(m[2]), 0);
+    return {
+      events: sum('tcpstate_collector_events_stored_total'),
+      lost: sum('tcpstate_collector_gaps_stored_total'),
+      rowsPending: sum('tcpstate_collector_rows_pending'),
+    };
   };
 
   // What the store holds, read beside the running collector (WAL lets a reader in).
@@ -87,14 +91,7 @@ export async function startCollectorSubscriber(agent: BenchAgent, profileDir?: s
     report,
     counts,
     settledReport: (quietMs = 500) => settled(counts, report, 'the collector', quietMs),
-    rowsPending() {
-      const db = new Database(join(dir, SQLITE_FILE), { readonly: true });
-      try {
-        return Number((db.prepare('SELECT coalesce(sum(count), 0) AS n FROM event_blocks WHERE derived = 0').get() as { n: number }).n);
-      } finally {
-        db.close();
-      }
-    },
+    rowsPending: async () => (await counts()).rowsPending,
     async close() {
       try {
         const code = await within(20_000, 'the collector stopping', collector.stop('SIGTERM'));

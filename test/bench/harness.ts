@@ -561,7 +561,7 @@ export interface SubscriberProcess {
   /** Reports until the delivered counts stop changing for quietMs. */
   settledReport(quietMs?: number): Promise<SubscriberReport>;
   /** A collector: events it stored whose connection rows are not written yet. */
-  rowsPending?(): number;
+  rowsPending?(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -5,7 +5,7 @@ import { addressKey } from './address-key.js';
 import { applyEvents, type ConnectionEvent, type ConnectionState, type Segment } from './connection-builder.js';
 import { StoreError } from './errors.js';
 import type { IngestBatch } from './event-store.js';
-import { decodeEventBlock, type EventBlock, type StoredEvent } from './event-block.js';
+import { decodeEventBlock, encodeEventBlocks, type EventBlock, type StoredEvent } from './event-block.js';
 import { storedEventOf } from './row-mapping.js';
 import { encodeSegments, mergeSegments } from './segment-codec.js';
 import { nowNs, toNs } from './time.js';
@@ -42,6 +42,19 @@ export function prepareBatch(agentId: string, bootId: string, batch: IngestBatch
   for (const change of batch.events) if (!bySeq.has(change.seq)) bySeq.set(change.seq, change);
   const events = [...bySeq.values()].sort((a, b) => (a.seq < b.seq ? -1 : 1)).map(storedEventOf);
   return { events, gaps: batch.gaps, repeatedInBatch: batch.events.length - events.length };
+}
+
+/** A checked batch with its events encoded as blocks: what SQLite ingest stores (SqliteStore.ingestBlocks). */
+export interface BlockBatch {
+  blocks: EventBlock[];
+  gaps: readonly Gap[];
+  repeatedInBatch: number;
+}
+
+/** prepareBatch, then its events as blocks (encodeEventBlocks). */
+export function blockBatch(agentId: string, bootId: string, batch: IngestBatch): BlockBatch {
+  const prepared = prepareBatch(agentId, bootId, batch);
+  return { blocks: prepared.events.length > 0 ? encodeEventBlocks(prepared.events) : [], gaps: prepared.gaps, repeatedInBatch: prepared.repeatedInBatch };
 }
 
 /**

@@ -31,6 +31,7 @@ import {
   CONNECTION_COLUMN_NAMES,
   connectionValues,
   BLOCK_COLUMNS,
+  blockBatch,
   type DerivedConnection,
   deriveConnection,
   eventsOfConnections,
@@ -41,7 +42,6 @@ import {
   needsRebuild,
   notStoredYet,
   OVERLAPPING_BLOCKS_SQL,
-  prepareBatch,
   PROGRESS_COLUMN_NAMES,
   progressValues,
   rebuildRange,
@@ -171,14 +171,13 @@ export class SqliteStore implements EventStore {
   }
 
   async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
-    const prepared = prepareBatch(agentId, bootId, batch);
-    const blocks = prepared.events.length > 0 ? encodeEventBlocks(prepared.events) : [];
-    return this.ingestBlocks(agentId, bootId, blocks, prepared.gaps, prepared.repeatedInBatch, hostname);
+    const { blocks, gaps, repeatedInBatch } = blockBatch(agentId, bootId, batch);
+    return this.ingestBlocks(agentId, bootId, blocks, gaps, repeatedInBatch, hostname);
   }
 
   /**
-   * ingest() of a batch prepareBatch() has checked and ordered, its events
-   * encoded as blocks (encodeEventBlocks), which are stored as they are
+   * ingest() of a batch blockBatch() has checked, ordered and encoded as
+   * blocks, which are stored as they are
    * unless some of their events were stored before. The connection rows
    * follow (deriving connection rows, below).
    */

@@ -2,7 +2,7 @@
 // better-sqlite3 is synchronous: in the caller's thread every batch stored
 // holds up everything else that thread does (the collector receiving and
 // decoding the agents' streams, answering queries, PINGs). Here the caller
-// checks and encodes each batch (prepareBatch, event blocks) and the worker
+// checks and encodes each batch (blockBatch: checked, ordered, event blocks) and the worker
 // does the rest, so a collector uses two cores. Calls are answered in the
 // order they were made, as in one thread.
 import { Worker } from 'node:worker_threads';
@@ -24,8 +24,7 @@ import type {
   TimelineQuery,
   TimeWindow,
 } from './event-store.js';
-import { encodeEventBlocks } from './event-block.js';
-import { prepareBatch } from './ingest-plan.js';
+import { blockBatch } from './ingest-plan.js';
 import type { IngestBlocksArgs, WorkerReply } from './sqlite-worker.js';
 import type { TimeInput } from './time.js';
 
@@ -157,9 +156,8 @@ export class SqliteThreadStore implements EventStore {
 
   async ingest(agentId: string, bootId: string, batch: IngestBatch, hostname?: string): Promise<IngestResult> {
     // Checked and encoded here: a bad batch fails before it is sent, and the worker gets a few dozen bytes an event.
-    const prepared = prepareBatch(agentId, bootId, batch);
-    const blocks = prepared.events.length > 0 ? encodeEventBlocks(prepared.events) : [];
-    const args: IngestBlocksArgs = [agentId, bootId, blocks, prepared.gaps, prepared.repeatedInBatch, hostname];
+    const { blocks, gaps, repeatedInBatch } = blockBatch(agentId, bootId, batch);
+    const args: IngestBlocksArgs = [agentId, bootId, blocks, gaps, repeatedInBatch, hostname];
     return this.call('ingestBlocks', args);
   }
 

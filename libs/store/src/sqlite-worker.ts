@@ -3,8 +3,8 @@
 // order. Ingest arrives with its events encoded already (event blocks, a few
 // dozen bytes an event, copied once) rather than as message objects, which
 // would cost more to copy between threads than to store; the store keeps
-// them as they are. Between calls, the store derives connection rows
-// (setImmediate), so a call waits behind at most one chunk of that.
+// them as they are. Once no ingest came for a moment, the store writes
+// connection rows between calls, so a call waits behind at most one chunk.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { EventBlock } from './event-block.js';
 import type { Gap } from '@tcpstate/proto';
